@@ -1,0 +1,39 @@
+# Fresh machine with Python 3.11 + pip: `make replicate` or `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+CORES  ?= 2
+CONFIG ?=
+BIN    := $(VENV)/bin
+SMK    := $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
+
+.PHONY: setup replicate quick report test lint benchmark clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test]"
+	touch $@
+
+## every figure, claim, scorecard and the HTML report (CONFIG=config/quick.yaml for the CI scale)
+replicate: setup
+	$(SMK)
+	$(SMK) --report results/report.html
+
+quick:
+	$(MAKE) replicate CONFIG=config/quick.yaml
+
+## unit tests + an end-to-end quick-scale run in a temporary directory
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+benchmark: setup
+	$(SMK) benchmark_engine
+
+clean:
+	rm -rf results/* .snakemake
+	git checkout -- results/README.md

@@ -1,0 +1,28 @@
+# Replication pipeline for the statistical physics of deep learning.
+#   snakemake --cores 2                                  # everything, default scale
+#   snakemake --cores 2 --configfile config/quick.yaml   # CI scale
+#   snakemake --cores 2 deep_linear                      # one study
+#   snakemake --cores 2 deep_linear_fig3                 # one figure (or its file path)
+# Every study lives in workflow/rules/<study>.smk and registers itself in STUDIES.
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+
+
+for _rules in sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")):
+    if _rules.stem not in ("common", "scorecard"):
+
+        include: _rules
+
+
+include: "workflow/rules/scorecard.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/scorecard.md",
+        "results/scorecard.json",
+        all_study_targets,

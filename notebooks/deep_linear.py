@@ -1,0 +1,397 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Deep linear networks: generalization dynamics and transfer
+#
+# Lampinen & Ganguli, *An analytic theory of generalization dynamics and transfer
+# learning in deep linear networks*, ICLR 2019; mode dynamics from Saxe, McClelland &
+# Ganguli, ICLR 2014. Every curve labelled *theory* comes from the closed forms in
+# `spdl.deep_linear`; every marker comes from networks trained by gradient descent
+# (`spdl.engine`) in the rules `deep_linear_*`. This notebook only loads, plots and
+# checks claims.
+#
+# Conventions (our choices where the paper is silent): loss $\frac12\|WX-\hat Y\|_F^2$,
+# $\tau = 1/\mathrm{lr}$, time in units of $\tau$; noise entries of variance
+# $\sigma_z^2/N_1$ (transfer: see the config's `noise_convention`); rank-3 teachers have
+# singular values $\bar s\times$`rank3_profile`; MP averages are realised as sums over the
+# MP quantiles of the $\min(N_1,N_3)-\mathrm{rank}$ noise modes.
+
+# %% tags=["parameters"]
+inputs = {}
+figdir = "results/figures/deep_linear"
+claims_path = "results/claims/deep_linear.json"
+scale = "default"
+cfg = {}
+
+# %%
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy.stats import spearmanr
+
+from spdl import deep_linear as dl
+from spdl.claims import ClaimBook
+from spdl.figures import save_figure, use_style
+from spdl.io import load_npz
+from spdl.jobs import grid
+
+use_style()
+claims = ClaimBook("deep_linear", scale)
+sz = cfg["noise_std"]  # theory is written for unit noise: SNRs are sbar / noise_std
+
+# %% [markdown]
+# ## Fig. 1 — mode dynamics and the wave of learning
+# A training-aligned mode of strength $\hat s$ obeys $\tau\dot s = 2s(\hat s - s)$, a
+# sigmoid with transition at $t^*/\tau = \ln(\hat s/\epsilon - 1)/(2\hat s)$: strong modes
+# are learned first. Markers: scalar two-layer networks trained by GD.
+
+# %%
+m = load_npz(inputs["modes"])
+mc = cfg["modes"]
+t_th = np.linspace(0, mc["t_max"], 400)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+rows = []
+for k, sh in enumerate(mc["shat"]):
+    i = int(np.argmin(abs(m["shat"] - sh)))
+    th = dl.mode_trajectory(t_th, sh, mc["eps"])
+    line, = ax1.plot(t_th, th, label=f"$\\hat s$ = {sh:g}")
+    sub = slice(None, None, max(1, len(m["t"]) // 40))
+    ax1.plot(m["t"][sub], m["s"][sub, i], "o", ms=3, color=line.get_color())
+    rows += [dict(panel="s_vs_t", shat=sh, t=t, s=s, source="simulation") for t, s in zip(m["t"], m["s"][:, i])]
+    rows += [dict(panel="s_vs_t", shat=sh, t=t, s=s, source="theory") for t, s in zip(t_th, th)]
+ax1.set(xlabel="$t/\\tau$", ylabel="mode strength $s(t)$", title="lines: theory, markers: GD")
+ax1.legend(frameon=False)
+sh_grid = np.linspace(m["shat"].min(), m["shat"].max(), 300)
+for tw in mc["wave_times"]:
+    th = dl.mode_trajectory(tw, sh_grid, mc["eps"]) / sh_grid
+    line, = ax2.plot(sh_grid, th, label=f"$t/\\tau$ = {tw:g}")
+    sim = np.array([np.interp(tw, m["t"], m["s"][:, i]) for i in range(len(m["shat"]))]) / m["shat"]
+    ax2.plot(m["shat"], sim, "o", ms=3, color=line.get_color())
+    rows += [dict(panel="wave", t=tw, shat=s, s_over_shat=v, source="simulation") for s, v in zip(m["shat"], sim)]
+ax2.set(xlabel="$\\hat s$", ylabel="$s/\\hat s$", title="wave of learning")
+ax2.legend(frameon=False)
+save_figure(fig, pd.DataFrame(rows), figdir, "fig1_mode_dynamics")
+
+# %% [markdown]
+# **Claim.** GD follows the mode ODE. Band: GD is the forward-Euler discretisation of
+# the ODE with step $\mathrm{lr}$, whose time error is of order $\mathrm{lr}\,\hat s$ per
+# unit time; at the largest $\hat s$ and the steepest point of the sigmoid this moves
+# $s/\hat s$ by at most a few percent at lr = 1e-3, so we allow 0.05.
+
+# %%
+theory_s = dl.mode_trajectory(m["t"][:, None], m["shat"][None, :], mc["eps"])
+dev = np.max(np.abs(m["s"] - theory_s) / m["shat"][None, :])
+claims.check("mode_dynamics_match_ode", "fig1_mode_dynamics",
+             "max |s_GD - s_theory| / shat over time and modes", "0 (exact solution)", dev,
+             upper=0.05, tolerance="<= 0.05 (Euler step lr*shat)")
+
+# %% [markdown]
+# ## Fig. 2 — spiked random-matrix spectrum
+# The input-output correlation is a low-rank teacher plus noise. Its noise singular values
+# follow Marchenko–Pastur on $[1-\sqrt A, 1+\sqrt A]$; a teacher mode $\bar s$ above the
+# detection threshold $A^{1/4}$ pops out at $\hat s(\bar s)$ with singular-vector overlap
+# $O(\bar s)$; below it is lost in the bulk ($O = 0$).
+
+# %%
+s2 = load_npz(inputs["spectrum"])
+A_ex, n1_ex = float(s2["example_aspect"]), int(s2["example_n1"])
+fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+ax = axes[0]
+vals = s2["example_shat"] / sz
+ax.hist(vals, bins=60, density=False, alpha=0.5, label="simulated singular values")
+xs = np.linspace(1e-3, 1 + np.sqrt(A_ex) + 0.05, 400)
+n_noise = len(vals) - len(s2["example_sbar"])
+binw = (vals.max() - vals.min()) / 60
+ax.plot(xs, dl.mp_density(xs, A_ex) * n_noise * binw, "k", label="Marchenko–Pastur")
+for sb in s2["example_sbar"]:
+    ax.axvline(dl.spiked_shat(sb / sz, A_ex), color="C3", ls="--")
+ax.set(xlabel="singular value $\\hat s$", ylabel="count", yscale="log",
+       title=f"N1 = {n1_ex}, A = {A_ex:g}, $\\bar s$ = {', '.join(f'{v:g}' for v in s2['example_sbar'])}")
+ax.legend(frameon=False, fontsize=8)
+rows = [dict(panel="example", singular_value=v, source="simulation") for v in vals]
+sbar = s2["sbar"] / sz
+sb_th = np.linspace(sbar.min(), sbar.max(), 300)
+for i, A in enumerate(s2["aspects"]):
+    top, ov = s2["top_shat"][i] / sz, s2["overlap"][i]
+    line, = axes[1].plot(sb_th, dl.spiked_shat(sb_th, A), label=f"A = {A:g}")
+    axes[1].errorbar(sbar, top.mean(1), yerr=top.std(1), fmt="o", ms=3, color=line.get_color())
+    axes[2].plot(sb_th, dl.spiked_overlap(sb_th, A), color=line.get_color())
+    axes[2].errorbar(sbar, ov.mean(1), yerr=ov.std(1), fmt="o", ms=3, color=line.get_color())
+    rows += [dict(panel="sweep", aspect=A, sbar=s, shat_mean=a, shat_sd=b, overlap_mean=c, overlap_sd=d,
+                  shat_theory=dl.spiked_shat(s, A), overlap_theory=dl.spiked_overlap(s, A))
+             for s, a, b, c, d in zip(sbar, top.mean(1), top.std(1), ov.mean(1), ov.std(1))]
+axes[1].set(xlabel="$\\bar s$", ylabel="top singular value $\\hat s$", title="lines: theory, markers: mean ± sd")
+axes[2].set(xlabel="$\\bar s$", ylabel="overlap $O = |\\hat u\\cdot u||\\hat v\\cdot v|$")
+axes[1].legend(frameon=False)
+save_figure(fig, pd.DataFrame(rows), figdir, "fig2_spiked_spectrum")
+
+# %% [markdown]
+# **Claims.** Away from the threshold (by twice the finite-size width $N_1^{-1/3}$ of the
+# transition) the simulated means match the formulas. Bands: top singular values fluctuate
+# by $O(N_1^{-1/2})$, so the mean over seeds is within 3 % of $\hat s$; overlaps within
+# 0.06; below threshold the overlap of two independent random directions is
+# $O(1/\sqrt{N_1 N_3})$, so 0.1 is generous.
+
+# %%
+sweep = pd.DataFrame([r for r in rows if r["panel"] == "sweep"])
+margin = 2 * int(s2["n1"]) ** (-1 / 3)
+above = sweep[sweep.sbar > sweep.aspect ** 0.25 + margin]
+below = sweep[sweep.sbar < sweep.aspect ** 0.25 - margin]
+claims.check("spiked_shat_matches", "fig2_spiked_spectrum",
+             "max relative error of mean top singular value above threshold", "0 (BBP formula)",
+             np.max(np.abs(above.shat_mean / above.shat_theory - 1)), upper=0.03)
+claims.check("spiked_overlap_matches", "fig2_spiked_spectrum",
+             "max |O_sim - O_theory| above threshold", "0 (BBP formula)",
+             np.max(np.abs(above.overlap_mean - above.overlap_theory)), upper=0.06)
+claims.check("overlap_zero_below_threshold", "fig2_spiked_spectrum",
+             "max mean overlap below the threshold A^(1/4)", "0", below.overlap_mean.max(), upper=0.1)
+
+
+# %% [markdown]
+# ## Figs. 3 and 4 — train and test error over time
+# Theory (lines) for training-aligned (TA) students against TA students (filled markers) and
+# random orthogonal students (open markers) trained by GD, mean over seeds. The test error
+# falls while the teacher modes are learned, then rises as the noise modes are fitted.
+
+# %%
+def load_dynamics(hidden):
+    dyn = load_npz(inputs[f"dynamics_h{hidden}"])
+    depth = next(x for x in cfg["dynamics"]["depths"] if x["hidden_layers"] == hidden)
+    return dyn, depth
+
+
+def teacher(rank, snr):
+    return np.array([snr]) if rank == 1 else snr * np.asarray(cfg["dynamics"]["rank3_profile"])
+
+
+def dynamics_figure(hidden, name):
+    dyn, depth = load_dynamics(hidden)
+    D, t = hidden + 1, dyn["t"]
+    n1, n2, n3 = int(dyn["n1"]), int(dyn["n2"]), int(dyn["n3"])
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    rows, summary = [], []
+    for r_i, rank in enumerate((1, 3)):
+        for c_i, snr in enumerate(np.unique(dyn["snr"])):
+            color = f"C{c_i}"
+            tr_th, te_th = dl.theory_errors(t, teacher(rank, snr) / sz, n1, n2, n3, depth["eps"], n_layers=D)
+            axes[0, r_i].plot(t, np.log(tr_th), color=color, label=f"SNR {snr:g}")
+            axes[1, r_i].plot(t, np.log(te_th), color=color)
+            for init, mk in (("aligned", "o"), ("random", "s")):
+                sel = (dyn["rank"] == rank) & (dyn["snr"] == snr) & (dyn["init"] == init)
+                tr, te = dyn["train"][:, sel].mean(1), dyn["test"][:, sel].mean(1)
+                sub = slice(None, None, max(1, len(t) // 30))
+                face = color if init == "aligned" else "none"
+                axes[0, r_i].plot(t[sub], np.log(tr[sub]), mk, ms=3, color=color, mfc=face)
+                axes[1, r_i].plot(t[sub], np.log(te[sub]), mk, ms=3, color=color, mfc=face)
+                mins = dyn["test"][:, sel].min(0)
+                topt = t[dyn["test"][:, sel].argmin(0)]
+                summary.append(dict(rank=rank, snr=snr, init=init, min_test=mins.mean(), min_test_sd=mins.std(),
+                                    t_opt=topt.mean(), t_opt_sd=topt.std(), train_mean=tr, test_mean=te,
+                                    train_theory=tr_th, test_theory=te_th))
+                rows += [dict(rank=rank, snr=snr, init=init, t=a, ln_train=np.log(b), ln_test=np.log(c),
+                              ln_train_theory=np.log(d), ln_test_theory=np.log(e))
+                         for a, b, c, d, e in zip(t, tr, te, tr_th, te_th)]
+        axes[0, r_i].set(title=f"rank {rank} teacher", ylabel="ln train error")
+        axes[1, r_i].set(xlabel="$t/\\tau$", ylabel="ln test error")
+        axes[0, r_i].legend(frameon=False, fontsize=8)
+    s = pd.DataFrame(summary)
+    ta, rnd = s[s.init == "aligned"].reset_index(), s[s.init == "random"].reset_index()
+    for ax, key, label in ((axes[0, 2], "min_test", "minimum test error"), (axes[1, 2], "t_opt", "$t_{opt}/\\tau$")):
+        for rank, mk in ((1, "o"), (3, "^")):
+            sel = ta["rank"] == rank
+            ax.errorbar(ta[key][sel], rnd[key][sel], xerr=ta[key + "_sd"][sel], yerr=rnd[key + "_sd"][sel],
+                        fmt=mk, label=f"rank {rank}")
+        lim = [0, max(ta[key].max(), rnd[key].max()) * 1.1]
+        ax.plot(lim, lim, "k:", lw=1)
+        ax.set(xlabel=f"TA student: {label}", ylabel=f"random student: {label}")
+        ax.legend(frameon=False, fontsize=8)
+    fig.suptitle(f"{hidden} hidden layer{'s' if hidden > 1 else ''}: lines theory, filled TA, open random")
+    save_figure(fig, pd.DataFrame(rows), figdir, name)
+    return s, ta, rnd
+
+
+def dynamics_claims(hidden, name, s, ta, rnd):
+    # RMS of ln(error) of the seed-averaged TA students against theory. Band 0.15: the theory
+    # uses typical (MP-quantile) noise singular values; one draw of N3 = 50 noise modes moves
+    # the error curves by a few percent, seed-averaging shrinks it.
+    dev_te = np.sqrt(np.mean([np.mean((np.log(a) - np.log(b)) ** 2) for a, b in zip(ta.test_mean, ta.test_theory)]))
+    dev_tr = np.sqrt(np.mean([np.mean((np.log(a) - np.log(b)) ** 2) for a, b in zip(ta.train_mean, ta.train_theory)]))
+    claims.check(f"h{hidden}_test_follows_theory", name, "RMS ln(test) TA simulation vs theory", "0", dev_te, upper=0.15)
+    claims.check(f"h{hidden}_train_follows_theory", name, "RMS ln(train) TA simulation vs theory", "0", dev_tr, upper=0.15)
+    # Overfitting: every condition's final test error exceeds its minimum (the noise modes are fit).
+    rise = min(a[-1] / a.min() for a in ta.test_mean)
+    claims.check(f"h{hidden}_test_rises_after_minimum", name,
+                 "min over conditions of final / minimum test error (TA)", "> 1 (test falls then rises)",
+                 rise, lower=1.05)
+    # Train error never increases (beyond float32 rounding).
+    up = max(np.max(np.diff(a) / a[:-1]) for a in ta.train_mean)
+    claims.check(f"h{hidden}_train_monotone", name, "largest relative increase of train error between records",
+                 "<= 0 (monotone)", up, upper=1e-4)
+    ratio = np.max(np.abs(rnd.min_test / ta.min_test - 1))
+    claims.check(f"h{hidden}_random_same_min_test", name,
+                 "max over conditions |min test(random) / min test(TA) - 1|", "0 (same minimum)", ratio, upper=0.1,
+                 tolerance="<= 0.1 (seed spread of the minimum)")
+    later = np.min(rnd.t_opt - ta.t_opt)
+    claims.check(f"h{hidden}_random_stops_later", name, "min over conditions of t_opt(random) - t_opt(TA)",
+                 "> 0 (random students are slower)", later, lower=0.0)
+
+
+# %%
+hidden_list = [d["hidden_layers"] for d in cfg["dynamics"]["depths"]]
+dyn_summary = {}
+for hidden in hidden_list:
+    name = "fig3_dynamics_1hidden" if hidden == 1 else "fig4_dynamics_3hidden"
+    dyn_summary[hidden] = dynamics_figure(hidden, name)
+
+# %% [markdown]
+# **Claims (Fig. 3, one hidden layer).** TA students follow the theory; test error falls then
+# rises; train error falls monotonically; random students reach the same minimum, later.
+
+# %%
+dynamics_claims(1, "fig3_dynamics_1hidden", *dyn_summary[1])
+
+# %% [markdown]
+# **Claims (Fig. 4, three hidden layers).** Same claims for depth 4 (mode ODE
+# $\tau\dot s = D s^{2-2/D}(\hat s - s)$).
+
+# %%
+if 3 in dyn_summary:
+    dynamics_claims(3, "fig4_dynamics_3hidden", *dyn_summary[3])
+
+# %% [markdown]
+# ## Fig. 5 — transfer between tasks
+# $T(A\leftarrow B) = \min_t \mathrm{test}_A(\text{alone}) - \min_t \mathrm{test}_A(\text{joint})$
+# on raw errors: positive when training with task B helps task A.
+
+# %%
+tr = pd.DataFrame({k: v for k, v in load_npz(inputs["transfer"]).items() if np.ndim(v) == 1})
+agg = tr.groupby(["sbar_a", "sbar_b", "q"]).transfer.agg(["mean", "sem"]).reset_index()
+sa_list = sorted(tr.sbar_a.unique())
+fig, axes = plt.subplots(1, len(sa_list), figsize=(4.5 * len(sa_list), 4))
+for ax, sa in zip(np.atleast_1d(axes), sa_list):
+    for sb, g in agg[agg.sbar_a == sa].groupby("sbar_b"):
+        ax.errorbar(g.q, g["mean"], yerr=g["sem"], marker="o", ms=4, label=f"$\\bar s_B$ = {sb:g}")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set(xlabel="input alignment q", ylabel="T(A←B)", title=f"$\\bar s_A$ = {sa:g}")
+    ax.legend(frameon=False, fontsize=8)
+save_figure(fig, agg, figdir, "fig5_transfer")
+
+# %% [markdown]
+# **Claims.** Band edges are the signs the paper states; |T| at $\bar s_A = 100$ is bounded by
+# 1e-3 (paper: order 1e-4; the test error itself is of order $N_3/\bar s_A^2$).
+
+# %%
+def at(sa, q, sb=None):
+    g = agg[(agg.sbar_a == sa) & np.isclose(agg.q, q)]
+    return g if sb is None else g[g.sbar_b == sb]
+
+
+sb_max = agg.sbar_b.max()
+qs = sorted(agg.q.unique())
+weak, mid, strong = sa_list[0], sa_list[1], sa_list[-1]
+claims.check("transfer_weak_aligned_helps", "fig5_transfer",
+             f"T at sbar_A = {weak:g}, q = 1, strongest sbar_B", "> 0", at(weak, 1.0, sb_max)["mean"].iloc[0], lower=0.0)
+rho = spearmanr(*zip(*[(q, at(weak, q, sb_max)["mean"].iloc[0]) for q in qs]))[0]
+claims.check("transfer_weak_grows_with_q", "fig5_transfer",
+             f"Spearman correlation of T with q at sbar_A = {weak:g}, strongest sbar_B", "> 0 (grows with q)",
+             rho, lower=0.5)
+claims.check("transfer_mid_misaligned_hurts", "fig5_transfer",
+             f"T at sbar_A = {mid:g}, q = 0, strongest sbar_B", "< 0", at(mid, 0.0, sb_max)["mean"].iloc[0], upper=0.0)
+claims.check("transfer_mid_aligned_helps", "fig5_transfer",
+             f"T at sbar_A = {mid:g}, q = 1, strongest sbar_B", "> 0", at(mid, 1.0, sb_max)["mean"].iloc[0], lower=0.0)
+claims.check("transfer_strong_negligible", "fig5_transfer", f"max |T| at sbar_A = {strong:g}", "~1e-4",
+             agg[agg.sbar_a == strong]["mean"].abs().max(), upper=1e-3)
+
+# %% [markdown]
+# ## Fig. 6 — varying the number of samples
+# With $P \ge N_1$ whitened inputs, the data enter only through $\bar s\sqrt{P/N_1}$: the
+# minimum test error collapses on that effective SNR (line: theory at $P = N_1$).
+
+# %%
+vp = pd.DataFrame({k: v for k, v in load_npz(inputs["varying_p"]).items() if np.ndim(v) == 1})
+vc = cfg["varying_p"]
+vagg = vp.groupby(["p_ratio", "effective_snr"]).min_test.agg(["mean", "sem"]).reset_index()
+snr_th = np.linspace(min(vc["effective_snr"]), max(vc["effective_snr"]), 60)
+t_th = np.linspace(0, vc["t_max"], 600)
+th = [dl.optimal_stopping(t_th, dl.theory_errors(t_th, [s / sz], vc["n1"], vc["n2"], vc["n3"], vc["eps"])[1])[0]
+      for s in snr_th]
+fig, ax = plt.subplots(figsize=(5.5, 4))
+ax.plot(snr_th, th, "k", label="theory")
+for r, g in vagg.groupby("p_ratio"):
+    ax.errorbar(g.effective_snr, g["mean"], yerr=g["sem"], fmt="o", ms=4, label=f"P/N1 = {r}")
+ax.set(xlabel="$\\bar s\\sqrt{P/N_1}$", ylabel="minimum test error", yscale="log")
+ax.legend(frameon=False)
+save_figure(fig, vagg, figdir, "fig6_varying_p")
+
+# %% [markdown]
+# **Claim.** Collapse: at each effective SNR the seed-averaged minima for different P agree.
+# Band 0.15 relative spread: each point averages few seeds of a single-mode problem whose
+# minimum fluctuates by roughly $1/\sqrt{N_3}$ in relative terms.
+
+# %%
+spread = vagg.groupby("effective_snr")["mean"].agg(lambda v: (v.max() - v.min()) / v.mean()).max()
+claims.check("varying_p_collapse", "fig6_varying_p",
+             "max over effective SNR of (max - min) / mean over P of the minimum test error", "0 (collapse)",
+             spread, upper=0.15)
+
+# %% [markdown]
+# ## Fig. 7 — non-gradient optimum vs optimally stopped gradient descent
+# Lines: theory (the non-gradient optimum keeps the modes above the bulk edge and shrinks
+# each to $\bar s\,O(\bar s)$; GD stopped at $t_{opt}$). Markers: the same estimator applied
+# to each simulated dataset, and the simulated TA students' minimum test error.
+
+# %%
+dyn, depth = load_dynamics(1)
+n1, n2, n3 = int(dyn["n1"]), int(dyn["n2"]), int(dyn["n3"])
+A = n3 / n1
+snr_grid = grid(cfg["optimum"]["snr"])
+t7 = np.linspace(0, depth["t_max"], 800)
+fig, ax = plt.subplots(figsize=(6, 4.5))
+rows = []
+gaps = {}
+for rank, color in ((1, "C0"), (3, "C1")):
+    gd = [dl.optimal_stopping(t7, dl.theory_errors(t7, teacher(rank, s), n1, n2, n3, depth["eps"])[1])[0]
+          for s in snr_grid]
+    opt = [dl.nongradient_optimum(teacher(rank, s), A) for s in snr_grid]
+    ax.plot(snr_grid, gd, color=color, label=f"rank {rank}: optimally stopped GD (theory)")
+    ax.plot(snr_grid, opt, color=color, ls="--", label=f"rank {rank}: non-gradient optimum (theory)")
+    sel = (dyn["rank"] == rank) & (dyn["init"] == "aligned")
+    g = pd.DataFrame(dict(snr=dyn["snr"][sel], gd=dyn["test"][:, sel].min(0), opt=dyn["nongrad_test"][sel]))
+    g = g.groupby("snr").mean().reset_index()
+    ax.plot(g.snr * sz, g.gd, "o", color=color)
+    ax.plot(g.snr * sz, g.opt, "x", color=color, ms=8)
+    gaps[rank] = np.mean((g.gd - g.opt) / g.gd)
+    rows += [dict(rank=rank, snr=s, gd_theory=a, optimum_theory=b, source="theory") for s, a, b in zip(snr_grid, gd, opt)]
+    rows += [dict(rank=rank, snr=s, gd_sim=a, optimum_sim=b, source="simulation") for s, a, b in zip(g.snr, g.gd, g.opt)]
+ax.set(xlabel="SNR $\\bar s$", ylabel="test error", yscale="log", title="markers: o GD (simulated), x estimator on data")
+ax.legend(frameon=False, fontsize=7)
+save_figure(fig, pd.DataFrame(rows), figdir, "fig7_nongradient_optimum")
+
+# %% [markdown]
+# **Claims.** The optimum beats stopped GD for both ranks; the margin (mean relative gap
+# over the simulated SNRs) is visible only for several modes. "Visible" is our reading:
+# at least 10 % for rank 3 and more than twice the rank-1 gap.
+
+# %%
+claims.check("nongradient_beats_gd_rank1", "fig7_nongradient_optimum",
+             "mean relative gap (GD - optimum) / GD, rank 1", ">= 0, small", gaps[1], lower=0.0)
+claims.check("nongradient_margin_rank3", "fig7_nongradient_optimum",
+             "mean relative gap (GD - optimum) / GD, rank 3", "visible margin", gaps[3], lower=0.1)
+claims.check("nongradient_margin_grows_with_rank", "fig7_nongradient_optimum",
+             "gap(rank 3) / gap(rank 1)", "> 1 (margin only for several modes)",
+             gaps[3] / max(gaps[1], 1e-12), lower=2.0)
+
+# %%
+claims.write(claims_path)
+print(f"{sum(c.passed for c in claims.claims)} / {len(claims.claims)} claims pass")

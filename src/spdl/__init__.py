@@ -1,0 +1,9 @@
+"""spdl: reference replication pipeline for the statistical physics of deep learning.
+
+One module per study (``spdl.deep_linear``, ...) plus the shared layers:
+``spdl.data`` (datasets), ``spdl.models``/``spdl.engine`` (ensemble training),
+``spdl.claims`` (claims and scorecard), ``spdl.figures`` (figure + data export),
+``spdl.io`` (atomic writes), ``spdl.config`` (config validation).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,77 @@
+"""Config validation against ``workflow/schemas``, with errors that name the key.
+
+``config.schema.yaml`` describes the top-level keys; every other
+``<section>.schema.yaml`` in the same folder describes ``config[<section>]``
+(one per study, plus ``data``). A new study therefore adds its own schema file
+and touches nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+CORE_SCHEMA = "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    """Raised with one line per problem, each naming the offending key."""
+
+
+def load_schema(schema_dir) -> dict:
+    """The core schema with every section schema attached as a required property."""
+    schema_dir = Path(schema_dir)
+    schema = yaml.safe_load((schema_dir / CORE_SCHEMA).read_text())
+    schema.setdefault("properties", {})
+    schema.setdefault("required", [])
+    for path in sorted(schema_dir.glob("*.schema.yaml")):
+        if path.name == CORE_SCHEMA:
+            continue
+        section = path.name.removesuffix(".schema.yaml")
+        sub = yaml.safe_load(path.read_text())
+        sub.setdefault("$id", f"urn:spdl:schema:{section}")  # local "#/$defs/..." refs resolve in the section
+        schema["properties"][section] = sub
+        schema["required"].append(section)
+    return schema
+
+
+def validate_config(config: dict, schema_dir) -> None:
+    """Raise :class:`ConfigError` listing every violation as ``key: problem``."""
+    validator = jsonschema.Draft202012Validator(load_schema(schema_dir))
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        lines = [f"  - {_describe(e)}" for e in errors]
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        keys = ", ".join(f"{path}.{k}" if path else k for k in extra)
+        return f"unknown key {keys}"
+    if error.validator == "required":
+        missing = error.message.split("'")[1]
+        return f"missing key {path + '.' if path else ''}{missing}"
+    return f"key {path or '<root>'}: {error.message}"
+
+
+def load_config(paths, schema_dir) -> dict:
+    """Merge YAML files left to right (like ``--configfile``) and validate the result."""
+    config: dict = {}
+    for p in paths:
+        merge(config, yaml.safe_load(Path(p).read_text()) or {})
+    validate_config(config, schema_dir)
+    return config
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Recursive dict update, as Snakemake applies ``--configfile`` overrides."""
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            merge(base[key], value)
+        else:
+            base[key] = value
+    return base

@@ -1,0 +1,28 @@
+"""Helpers for the rule scripts under workflow/scripts: logging, threads, record schedules."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+
+def start_job(smk):
+    """Send the script's output to the rule's log and use the rule's ``threads``."""
+    log = open(smk.log[0], "w", buffering=1)
+    sys.stdout = sys.stderr = log
+    torch.set_num_threads(max(1, int(smk.threads)))
+    return log
+
+
+def record_schedule(steps: int, n: int) -> np.ndarray:
+    """About ``n`` recording steps in [0, steps]: half linearly, half log spaced, 0 and ``steps`` included."""
+    lin = np.linspace(0, steps, n // 2 + 1)
+    log = np.geomspace(1, steps, n - n // 2) if steps >= 1 else []
+    return np.unique(np.concatenate([lin, log, [0, steps]]).round().astype(np.int64))
+
+
+def grid(spec: dict) -> np.ndarray:
+    """A config grid ``{min, max, n}`` as ``n`` evenly spaced points."""
+    return np.linspace(spec["min"], spec["max"], spec["n"])

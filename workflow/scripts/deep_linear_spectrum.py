@@ -1,0 +1,39 @@
+"""Rule deep_linear_spectrum (Fig. 2): spiked rectangular random matrices Sigma31 = Wbar + Z.
+
+Example spectrum (rank-3 teacher) and, for each aspect ratio A and teacher
+strength sbar, the top singular value shat and the overlap |uhat.u||vhat.v|
+of independent draws: the numbers the Benaych-Georges-Nadakuditi formulas predict.
+"""
+import numpy as np
+
+from spdl import deep_linear as dl
+from spdl.io import save_npz
+from spdl.jobs import grid, start_job
+
+smk = snakemake  # noqa: F821
+log = start_job(smk)
+cfg = smk.params.cfg
+spec = cfg["spectrum"]
+
+ex = spec["example"]
+task = dl.make_task(ex["n1"], int(round(ex["aspect"] * ex["n1"])), ex["sbar"], seed=ex["seed"],
+                    noise_std=cfg["noise_std"])
+example_shat = task["shat"]
+
+sbar = grid(spec["sbar"])
+aspects = np.asarray(spec["aspects"], dtype=float)
+n1 = spec["n1"]
+top = np.zeros((len(aspects), len(sbar), spec["seeds"]))
+overlap = np.zeros_like(top)
+for i, aspect in enumerate(aspects):
+    n3 = int(round(aspect * n1))
+    for j, s in enumerate(sbar):
+        for k in range(spec["seeds"]):
+            t = dl.make_task(n1, n3, [s], seed=10_000 * i + 100 * j + k, noise_std=cfg["noise_std"])
+            top[i, j, k] = t["shat"][0]
+            overlap[i, j, k] = abs(t["Uhat"][:, 0] @ t["U"][:, 0]) * abs(t["Vhat"][:, 0] @ t["V"][:, 0])
+    print(f"A = {aspect}: done")
+
+save_npz(smk.output[0], example_shat=example_shat, example_sbar=np.asarray(ex["sbar"], float),
+         example_n1=ex["n1"], example_aspect=ex["aspect"], sbar=sbar, aspects=aspects, n1=n1,
+         top_shat=top, overlap=overlap)

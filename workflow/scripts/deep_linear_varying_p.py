@@ -1,0 +1,50 @@
+"""Rule deep_linear_varying_p (Fig. 6): training-aligned students trained on P >= N1 samples.
+
+Inputs satisfy X X^T = (P/N1) I, so GD runs (P/N1) times faster; the learning
+rate is lr * N1/P, keeping time in the same units. At P/N1 = r the teacher
+strength is sbar = snr_eff / sqrt(r), so every P shares the effective SNR grid.
+"""
+import numpy as np
+import torch
+
+from spdl import deep_linear as dl
+from spdl.engine import train
+from spdl.io import save_npz
+from spdl.jobs import record_schedule, start_job
+from spdl.models import MLP
+
+smk = snakemake  # noqa: F821
+log = start_job(smk)
+cfg = smk.params.cfg
+c = cfg["varying_p"]
+n1, n2, n3 = c["n1"], c["n2"], c["n3"]
+steps = int(round(c["t_max"] / c["lr"]))
+record = record_schedule(steps, 120)
+arch = MLP((n1, n2, n3), activation="linear")
+
+out = {"p_ratio": [], "effective_snr": [], "seed": [], "min_test": [], "diverged": []}
+for r in c["p_ratio"]:
+    rows = [(snr, seed) for snr in c["effective_snr"] for seed in range(c["seeds"])]
+    tasks = [dl.make_task(n1, n3, [snr / np.sqrt(r)], seed=1000 * r + 100 * i + seed,
+                          noise_std=cfg["noise_std"], n_samples=r * n1)
+             for i, (snr, seed) in enumerate(rows)]
+    inits = [dl.aligned_init(t["Uhat"], t["Vhat"], n2, c["eps"], n_layers=2) for t in tasks]
+    params = [torch.tensor(np.stack([w[k] for w in inits]), dtype=torch.float32) for k in range(2)]
+    X = torch.tensor(np.stack([t["X"].T for t in tasks]), dtype=torch.float32)
+    Y = torch.tensor(np.stack([t["Yhat"].T for t in tasks]), dtype=torch.float32)
+    Wbar = torch.tensor(np.stack([t["Wbar"] for t in tasks]), dtype=torch.float32)
+
+    def test(params, step):
+        W = params[1] @ params[0]
+        return {"test": ((W - Wbar) ** 2).sum((1, 2)) / (Wbar ** 2).sum((1, 2))}
+
+    result = train(arch, params, X, Y, steps=steps, lr=c["lr"] / r, loss="mse_sum",
+                   record_at=record, metrics=test, progress=log)
+    out["p_ratio"] += [r] * len(rows)
+    out["effective_snr"] += [snr for snr, _ in rows]
+    out["seed"] += [seed for _, seed in rows]
+    out["min_test"] += list(np.nanmin(result.history["test"], axis=0))
+    out["diverged"] += list(result.diverged)
+    print(f"P/N1 = {r}: {len(rows)} members")
+
+save_npz(smk.output[0], **{k: np.asarray(v) for k, v in out.items()}, n1=n1, n2=n2, n3=n3)

@@ -1,0 +1,41 @@
+"""Notebook rule: jupytext py:percent -> ipynb, executed by papermill, then rendered to HTML.
+
+The notebook receives as parameters: ``inputs`` (name -> path of every rule
+input but the notebook itself), ``figdir``, ``claims_path``, ``scale`` and
+``cfg`` (the study's config section). It only loads results, plots and checks
+claims; all heavy computation happens in the rules upstream.
+"""
+import os
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill as pm
+from nbconvert import HTMLExporter
+
+from spdl.io import atomic_path, write_text
+
+smk = snakemake  # noqa: F821
+log = open(smk.log[0], "w")
+sys.stdout = sys.stderr = log
+os.environ["MPLBACKEND"] = "Agg"  # the kernel inherits it: no display needed
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+study = smk.params.study
+inputs = {k: str(v) for k, v in smk.input.items() if k != "notebook"}
+parameters = dict(inputs=inputs, figdir=str(Path(smk.output.claims).parents[1] / "figures" / study),
+                  claims_path=str(smk.output.claims), scale=smk.config["scale"],
+                  cfg=smk.config[study])
+
+notebook = jupytext.read(smk.input.notebook)
+ipynb = Path(smk.output.ipynb)
+source = ipynb.with_suffix(".source.ipynb")
+nbformat.write(notebook, source)
+with atomic_path(ipynb) as tmp:
+    pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name="python3",
+                        cwd=os.getcwd(), execution_timeout=smk.params.get("timeout", 1800),
+                        log_output=True, progress_bar=False, stdout_file=log, stderr_file=log)
+source.unlink()
+html, _ = HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
+write_text(smk.output.html, html)

@@ -1,6 +1,13 @@
 # Shared helpers for every rules file: config validation, study registry, output paths.
-import json
+import os
+import sys
 from pathlib import Path
+
+# The library under src/ is importable here and in every job (scripts, notebook kernels),
+# whether or not it was pip-installed into the environment (e.g. with --use-conda).
+SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, SRC)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
 
 from spdl.config import validate_config
 
@@ -8,6 +15,7 @@ validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
 
 SCALE = config["scale"]
 MAX_THREADS = config["max_threads"]
+CONDA_ENV = "../../environment.yml"  # the same environment as pyproject.toml
 
 # study name -> list of its figure names; filled by each workflow/rules/<study>.smk
 STUDIES = {}

@@ -31,6 +31,8 @@ rule deep_linear_modes:
     benchmark:
         benchmark_path("deep_linear", "modes")
     threads: 1
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=10,
@@ -49,6 +51,8 @@ rule deep_linear_spectrum:
     benchmark:
         benchmark_path("deep_linear", "spectrum")
     threads: MAX_THREADS
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=20,
@@ -67,6 +71,8 @@ rule deep_linear_dynamics:
     benchmark:
         benchmark_path("deep_linear", "dynamics_h{hidden}")
     threads: MAX_THREADS
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=60,
@@ -85,6 +91,8 @@ rule deep_linear_transfer:
     benchmark:
         benchmark_path("deep_linear", "transfer")
     threads: MAX_THREADS
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=60,
@@ -103,6 +111,8 @@ rule deep_linear_varying_p:
     benchmark:
         benchmark_path("deep_linear", "varying_p")
     threads: MAX_THREADS
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=60,
@@ -131,6 +141,8 @@ rule deep_linear_notebook:
     benchmark:
         benchmark_path("deep_linear", "notebook")
     threads: 1
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=3000,
         runtime=20,

@@ -12,6 +12,8 @@ rule scorecard:
     benchmark:
         "results/benchmarks/scorecard.tsv"
     threads: 1
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=500,
         runtime=5,

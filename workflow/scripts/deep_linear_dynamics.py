@@ -60,7 +60,9 @@ def errors(params, step):
 
 
 result = train(arch, params, X, Yhat.transpose(1, 2), steps=steps, lr=lr, loss="mse_sum",
-               record_at=record_schedule(steps, d["n_records"]), metrics=errors, progress=log)
+               record_at=record_schedule(steps, d["n_records"]), metrics=errors, progress=log,
+               checkpoint=f"results/checkpoints/deep_linear/dynamics_h{hidden}.pt",
+               checkpoint_every=max(1, steps // 20))
 aspect = n3 / n1
 nongrad = np.array([dl.test_error(dl.nongradient_estimate(t["Sigma31"], aspect), t["Wbar"]) for t in tasks])
 rank, snr, seed, init = (np.array(c) for c in zip(*rows))

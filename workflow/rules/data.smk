@@ -1,0 +1,31 @@
+# Datasets: results/data/<name>.npz (x_train, y_train, x_test, y_test) + <name>.json manifest.
+# Embedded sets come from installed packages or are generated; `mnist` and `cifar10`
+# need data.<name>.path in the config (see workflow/schemas/data.schema.yaml).
+from spdl.datasets import EMBEDDED as DATA_EMBEDDED, NAMES as DATA_NAMES
+
+
+rule data:
+    output:
+        npz="results/data/{name}.npz",
+        json="results/data/{name}.json",
+    params:
+        cfg=lambda w: config["data"][w.name],
+    wildcard_constraints:
+        name="|".join(DATA_NAMES),
+    log:
+        log_path("data", "{name}"),
+    benchmark:
+        benchmark_path("data", "{name}")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=20,
+    script:
+        "../scripts/prepare_data.py"
+
+
+rule data_embedded:
+    input:
+        expand("results/data/{name}.npz", name=DATA_EMBEDDED),

@@ -1,0 +1,248 @@
+"""Ensemble training engine: an ensemble must behave exactly like its members trained alone."""
+
+import numpy as np
+import pytest
+import torch
+
+from spdl.engine import TrainResult, full_loss, train
+from spdl.models import MLP, forward, init_params
+
+E = 6
+SEEDS = [11, 12, 13, 14, 15, 16]
+LRS = [0.05, 0.02, 0.1, 0.05, 0.01, 0.07]
+WDS = [0.0, 1e-3, 1e-2, 0.0, 1e-1, 5e-3]
+SCALES = [1.0, 0.5, 1.5, 1.0, 0.8, 1.2]
+
+
+def _data(n, d_in, d_out, members=None, labels=False, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lead = () if members is None else (members,)
+    X = torch.randn(*lead, n, d_in, generator=g)
+    if labels:
+        return X, torch.randint(0, d_out, (*lead, n), generator=g)
+    return X, torch.randn(*lead, n, d_out, generator=g)
+
+
+def _weight_norm(params, step):
+    return {"w1_norm": params[0].flatten(1).norm(dim=1), "step": torch.full((params[0].shape[0],), float(step))}
+
+
+CASES = {
+    # name: (arch, loss, batch_size, lr factor, data kwargs)
+    "relu_minibatch": (MLP((8, 16, 16, 3), "relu"), "mse", 10, 1.0, dict(d_out=3)),
+    "relu_bias_per_member_data": (MLP((8, 16, 1), "relu", bias=True), "mse", 10, 1.0, dict(d_out=1, members=E)),
+    "deep_linear_mse_sum_full_batch": (MLP((8, 6, 6, 8), "linear"), "mse_sum", None, 0.02, dict(d_out=8)),
+    "tanh_cross_entropy_per_member_data": (MLP((8, 16, 4), "tanh", bias=True), "cross_entropy", 10, 5.0,
+                                           dict(d_out=4, labels=True, members=E)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_ensemble_equals_members_trained_alone(case):
+    arch, loss, batch_size, lr_factor, data_kwargs = CASES[case]
+    X, Y = _data(50, 8, **data_kwargs)
+    if case == "relu_bias_per_member_data":
+        Y = Y[..., 0]  # (E, N) targets with d_out = 1
+    lrs = [lr * lr_factor for lr in LRS]
+    kw = dict(steps=40, loss=loss, batch_size=batch_size, record_at=[0, 1, 7, 20, 40], metrics=_weight_norm)
+    params = init_params(arch, SEEDS, init_scale=SCALES)
+    ens = train(arch, params, X, Y, lr=lrs, weight_decay=WDS, seeds=SEEDS, **kw)
+    assert not ens.diverged.any()
+    assert set(ens.history) == {"loss", "w1_norm", "step"}
+    assert ens.history["loss"].shape == (5, E) and ens.history["loss"].dtype == np.float64
+    np.testing.assert_array_equal(ens.steps, [0, 1, 7, 20, 40])
+    np.testing.assert_array_equal(ens.history["step"][:, 0], ens.steps)
+    assert (ens.history["loss"][-1] < ens.history["loss"][0]).all()  # every member learned something
+    for e in range(E):
+        alone = [p[e:e + 1] for p in params]
+        Xe = X[e:e + 1] if X.dim() == 3 else X
+        Ye = Y[e:e + 1] if data_kwargs.get("members") else Y
+        solo = train(arch, alone, Xe, Ye, lr=lrs[e], weight_decay=WDS[e], seeds=[SEEDS[e]], **kw)
+        for pe, ps in zip(ens.params, solo.params):
+            scale = ps.abs().max().item()
+            torch.testing.assert_close(pe[e:e + 1], ps, rtol=1e-4, atol=1e-5 * scale)
+        for name in ens.history:
+            np.testing.assert_allclose(ens.history[name][:, e], solo.history[name][:, 0], rtol=1e-4, atol=1e-6)
+
+
+def test_member_init_is_independent_of_ensemble():
+    for arch, scheme in [(MLP((7, 5, 3), "relu", bias=True), "gaussian"), (MLP((7, 9, 3), "tanh"), "orthogonal")]:
+        ens = init_params(arch, [3, 4, 5], init_scale=[1.0, 2.0, 0.5], scheme=scheme)
+        solo = init_params(arch, [4], init_scale=2.0, scheme=scheme)
+        assert len(ens) == (4 if arch.bias else 2)
+        for pe, ps in zip(ens, solo):
+            assert pe.dtype == torch.float32 and pe.shape[0] == 3
+            assert torch.equal(pe[1:2], ps)
+    assert ens[0].shape == (3, 9, 7) and ens[1].shape == (3, 3, 9)
+
+
+def test_gaussian_init_variance():
+    relu = init_params(MLP((400, 300), "relu"), [0])[0]
+    lin = init_params(MLP((400, 300), "linear"), [0], init_scale=3.0)[0]
+    assert relu.var().item() == pytest.approx(2 / 400, rel=0.02)
+    assert lin.var().item() == pytest.approx(9 / 400, rel=0.02)
+
+
+def test_orthogonal_init_singular_values():
+    arch = MLP((20, 30, 30, 10), "linear")  # tall, square and wide matrices
+    params = init_params(arch, [0, 1], init_scale=[0.5, 2.0], scheme="orthogonal")
+    for W in params:
+        for e, scale in enumerate([0.5, 2.0]):
+            s = torch.linalg.svdvals(W[e].double())
+            torch.testing.assert_close(s, torch.full_like(s, scale), rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(params[1][0], params[1][1] / 4)  # different seeds differ
+
+
+def test_forward_shared_input_equals_per_member_input():
+    arch = MLP((5, 7, 3), "relu", bias=True)
+    params = init_params(arch, [0, 1, 2])
+    params[1] += 0.1  # nonzero biases
+    x = torch.randn(4, 5)
+    out = forward(arch, params, x)
+    assert out.shape == (3, 4, 3)
+    torch.testing.assert_close(out, forward(arch, params, x.expand(3, 4, 5)))
+    h = torch.relu(x @ params[0][2].T + params[1][2])
+    torch.testing.assert_close(out[2], h @ params[2][2].T + params[3][2])
+
+
+def test_deep_linear_mse_sum_step_matches_hand_gradient():
+    """Two-layer linear net, L = 0.5 sum_n ||W2 W1 x_n - y_n||^2; one step by hand in float64."""
+    arch = MLP((6, 4, 3), "linear")
+    X, Y = _data(20, 6, 3)
+    params = init_params(arch, [0, 1, 2], init_scale=[1.0, 0.5, 2.0])
+    lr, wd = [0.01, 0.02, 0.005], [0.0, 0.1, 0.01]
+    res = train(arch, params, X, Y, steps=1, lr=lr, weight_decay=wd, loss="mse_sum")
+    Xd, Yd = X.double(), Y.double()
+    for e in range(3):
+        W1, W2 = params[0][e].double(), params[1][e].double()
+        err = W2 @ W1 @ Xd.T - Yd.T  # (d_out, N)
+        g2, g1 = err @ Xd @ W1.T, W2.T @ err @ Xd
+        torch.testing.assert_close(res.params[0][e].double(), W1 - lr[e] * (g1 + wd[e] * W1), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(res.params[1][e].double(), W2 - lr[e] * (g2 + wd[e] * W2), rtol=1e-5, atol=1e-6)
+
+
+def test_cross_entropy_matches_torch_nn_and_optim_sgd():
+    """Minibatch SGD with weight decay against nn.Sequential + optim.SGD, same reshuffling convention."""
+    arch = MLP((6, 10, 4), "relu", bias=True)
+    X, Y = _data(40, 6, 4, labels=True)
+    seeds, lrs, wds, batch, steps = [5, 6], [0.3, 0.1], [0.01, 0.0], 16, 9  # 2 batches per epoch, 8 samples dropped
+    params = init_params(arch, seeds)
+    res = train(arch, params, X, Y, steps=steps, lr=lrs, weight_decay=wds, batch_size=batch, loss="cross_entropy",
+                seeds=seeds, record_at=[steps])
+    for e in range(2):
+        net = torch.nn.Sequential(torch.nn.Linear(6, 10), torch.nn.ReLU(), torch.nn.Linear(10, 4))
+        with torch.no_grad():
+            for p, q in zip(net.parameters(), params):
+                p.copy_(q[e])
+        opt = torch.optim.SGD(net.parameters(), lr=lrs[e], weight_decay=wds[e])
+        gen, batches = torch.Generator().manual_seed(seeds[e]), []
+        while len(batches) < steps:
+            perm = torch.randperm(40, generator=gen)
+            batches += [perm[i:i + batch] for i in range(0, 40 - batch + 1, batch)]
+        for idx in batches[:steps]:
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(X[idx]), Y[idx]).backward()
+            opt.step()
+        for p, q in zip(net.parameters(), res.params):
+            torch.testing.assert_close(q[e], p.detach(), rtol=1e-5, atol=1e-6)
+        with torch.no_grad():
+            full = torch.nn.functional.cross_entropy(net(X), Y).item()
+        assert res.history["loss"][0, e] == pytest.approx(full, rel=1e-5)
+
+
+def test_identical_calls_are_bitwise_identical():
+    arch = MLP((8, 16, 3), "relu", bias=True)
+    X, Y = _data(50, 8, 3)
+    kw = dict(steps=25, lr=LRS, weight_decay=WDS, batch_size=8, seeds=SEEDS, record_at=range(0, 26, 5),
+              metrics=_weight_norm)
+    a = train(arch, init_params(arch, SEEDS), X, Y, **kw)
+    b = train(arch, init_params(arch, SEEDS), X, Y, **kw)
+    _assert_bitwise_equal(a, b)
+
+
+def test_divergent_member_is_flagged_and_others_unaffected():
+    arch = MLP((8, 16, 3), "relu")
+    X, Y = _data(50, 8, 3)
+    lrs = [0.05, 50.0, 0.02]
+    params = init_params(arch, [0, 1, 2])
+    kw = dict(steps=30, batch_size=10, record_at=[0, 10, 30], metrics=_weight_norm)
+    res = train(arch, params, X, Y, lr=lrs, seeds=[0, 1, 2], **kw)
+    np.testing.assert_array_equal(res.diverged, [False, True, False])
+    k = res.diverged_step[1]
+    assert 0 <= k <= 30 and res.diverged_step[0] == res.diverged_step[2] == -1
+    assert torch.isnan(res.params[0][1]).all() and torch.isfinite(res.params[0][[0, 2]]).all()
+    for name, h in res.history.items():
+        assert np.isnan(h[res.steps >= k, 1]).all() and not np.isnan(h[res.steps < k, 1]).any()
+        assert np.isfinite(h[:, [0, 2]]).all()
+    for e in (0, 2):
+        solo = train(arch, [p[e:e + 1] for p in params], X, Y, lr=lrs[e], seeds=[e], **kw)
+        torch.testing.assert_close(res.params[0][e:e + 1], solo.params[0], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(res.history["loss"][:, e], solo.history["loss"][:, 0], rtol=1e-4)
+    solo = train(arch, [p[1:2] for p in params], X, Y, lr=lrs[1], seeds=[1], **kw)
+    assert solo.diverged_step[0] == k
+
+
+def test_interrupted_run_resumes_bitwise(tmp_path, capsys):
+    arch = MLP((8, 16, 3), "tanh", bias=True)
+    X, Y = _data(50, 8, 3)
+    ckpt = tmp_path / "run.ckpt"
+    kw = dict(steps=40, lr=LRS, weight_decay=WDS, batch_size=8, seeds=SEEDS, record_at=range(0, 41, 4),
+              checkpoint_every=10)
+    reference = train(arch, init_params(arch, SEEDS), X, Y, metrics=_weight_norm, **kw)
+
+    def interrupting(params, step):  # "Ctrl-C" at step 24, after the checkpoint of step 20 was written
+        if step == 24:
+            raise KeyboardInterrupt
+        return _weight_norm(params, step)
+
+    with pytest.raises(KeyboardInterrupt):
+        train(arch, init_params(arch, SEEDS), X, Y, metrics=interrupting, checkpoint=ckpt, **kw)
+    assert torch.load(ckpt, weights_only=True)["step"] == 20
+    resumed = train(arch, init_params(arch, SEEDS), X, Y, metrics=_weight_norm, checkpoint=ckpt, **kw)
+    assert "resumed from checkpoint" in capsys.readouterr().out
+    _assert_bitwise_equal(reference, resumed)
+    assert not ckpt.exists()  # removed on completion
+
+
+def test_checkpoint_of_a_different_run_is_ignored(tmp_path, capsys):
+    arch = MLP((8, 16, 3), "relu")
+    X, Y = _data(50, 8, 3)
+    ckpt = tmp_path / "run.ckpt"
+    kw = dict(steps=20, batch_size=8, seeds=SEEDS, record_at=[0, 20], checkpoint_every=5)
+
+    def stop(params, step):
+        if step == 20:
+            raise KeyboardInterrupt
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        train(arch, init_params(arch, SEEDS), X, Y, lr=0.05, metrics=stop, checkpoint=ckpt, **kw)
+    assert ckpt.exists()
+    other = train(arch, init_params(arch, SEEDS), X, Y, lr=0.07, checkpoint=ckpt, **kw)
+    assert "different run" in capsys.readouterr().out
+    _assert_bitwise_equal(other, train(arch, init_params(arch, SEEDS), X, Y, lr=0.07, **kw))
+
+
+def test_full_batch_progress_and_shapes(tmp_path):
+    arch = MLP((8, 4, 1), "relu")
+    X, Y = _data(30, 8, 1)
+    log = tmp_path / "progress.log"
+    with open(log, "w") as fh:
+        res = train(arch, init_params(arch, [0, 1]), X, Y[:, 0], steps=5, lr=0.1, progress=fh)
+    assert isinstance(res, TrainResult) and res.steps.shape == (0,) and res.history["loss"].shape == (0, 2)
+    assert res.diverged_step.dtype.kind == "i" and res.diverged.dtype == bool
+    assert "5/5" in log.read_text()
+    torch.testing.assert_close(full_loss(arch, res.params, X, Y, "mse"),
+                               0.5 * (forward(arch, res.params, X) - Y).square().sum(-1).mean(-1))
+    double = train(arch, [p.double() for p in init_params(arch, [0, 1])], X, Y, steps=5, lr=0.1, record_at=[5])
+    assert double.params[0].dtype == torch.float64
+    np.testing.assert_allclose(double.params[0].numpy(), res.params[0].numpy(), rtol=1e-4, atol=1e-6)
+
+
+def _assert_bitwise_equal(a, b):
+    assert all(torch.equal(p, q) for p, q in zip(a.params, b.params))
+    np.testing.assert_array_equal(a.steps, b.steps)
+    assert a.history.keys() == b.history.keys()
+    for name in a.history:
+        np.testing.assert_array_equal(a.history[name], b.history[name])
+    np.testing.assert_array_equal(a.diverged_step, b.diverged_step)

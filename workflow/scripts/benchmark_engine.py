@@ -1,0 +1,159 @@
+"""Benchmark the ensemble engine on this machine.
+
+Measures (a) the float32 matmul peak, (b) spdl.engine.train on an ensemble of E
+networks and (c) a plain one-model-at-a-time PyTorch loop (nn.Sequential +
+optim.SGD) doing the same work, and writes speedup and fraction of peak as JSON.
+
+    python workflow/scripts/benchmark_engine.py --out results/benchmarks/engine.json --threads 2
+or as the Snakemake rule `benchmark_engine` (snakemake --cores 2 benchmark_engine).
+"""
+
+import argparse
+import platform
+import sys
+import time
+
+import torch
+
+from spdl.engine import set_threads, train
+from spdl.io import write_json
+from spdl.models import MLP, init_params
+
+REPS = 5  # every timing is the best of REPS repetitions (robust to other load on the machine)
+CASES = [
+    # a classifier trained with minibatch SGD, and Saxe et al.'s deep linear network trained full batch
+    dict(name="mlp_784-100-100-10_relu_minibatch", widths=(784, 100, 100, 10), activation="relu",
+         loss="cross_entropy", n=4096, batch_size=128, lr=0.05, members=64, steps=20, loop_members=8),
+    dict(name="deep_linear_100-50-50_full_batch", widths=(100, 50, 50), activation="linear",
+         loss="mse_sum", n=1000, batch_size=None, lr=1e-4, members=64, steps=20, loop_members=8),
+]
+
+
+def matmul_peak(n=2048, reps=10):
+    """GFLOP/s of the best of `reps` (n x n) @ (n x n) float32 matmuls."""
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
+    a @ b  # warm up
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best / 1e9
+
+
+def make_data(case):
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(case["n"], case["widths"][0], generator=g)
+    if case["loss"] == "cross_entropy":
+        return X, torch.randint(0, case["widths"][-1], (case["n"],), generator=g)
+    return X, torch.randn(case["n"], case["widths"][-1], generator=g)
+
+
+def flops_per_member_step(case):
+    """6 * weights * batch: forward (2) plus backward (4) multiply-adds per weight and sample."""
+    weights = sum(a * b for a, b in zip(case["widths"][:-1], case["widths"][1:]))
+    return 6 * weights * (case["batch_size"] or case["n"])
+
+
+def ensemble_run(case, X, Y):
+    """A function that trains E members at once with spdl.engine.train."""
+    arch = MLP(case["widths"], case["activation"])
+    params = init_params(arch, range(case["members"]))
+    kw = dict(lr=case["lr"], batch_size=case["batch_size"], loss=case["loss"])
+
+    def run(steps=case["steps"]):
+        assert not train(arch, params, X, Y, steps=steps, **kw).diverged.any(), "benchmark run diverged"
+    return run
+
+
+def one_by_one_run(case, X, Y):
+    """A function doing the same work the usual way: one nn.Sequential + optim.SGD per member, in turn."""
+    widths, n, batch = case["widths"], case["n"], case["batch_size"]
+    act = torch.nn.ReLU if case["activation"] == "relu" else torch.nn.Identity
+    loss_fn = (torch.nn.functional.cross_entropy if case["loss"] == "cross_entropy"
+               else lambda out, y: 0.5 * (out - y).square().sum())
+
+    def run_member(seed, steps):
+        torch.manual_seed(seed)
+        layers = []
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [torch.nn.Linear(a, b, bias=False)] + ([act()] if i < len(widths) - 2 else [])
+        net = torch.nn.Sequential(*layers)
+        opt = torch.optim.SGD(net.parameters(), lr=case["lr"])
+        gen, perm, pos = torch.Generator().manual_seed(seed), None, n
+        for _ in range(steps):
+            if batch is None:
+                xb, yb = X, Y
+            else:
+                if pos + batch > n:
+                    perm, pos = torch.randperm(n, generator=gen), 0
+                idx, pos = perm[pos:pos + batch], pos + batch
+                xb, yb = X[idx], Y[idx]
+            opt.zero_grad()
+            loss_fn(net(xb), yb).backward()
+            opt.step()
+
+    def run(steps=case["steps"]):
+        for seed in range(case["loop_members"]):
+            run_member(seed, steps)
+    return run
+
+
+def member_steps_per_s(case):
+    """Best of REPS timings of each method, interleaved so that both see the same machine load."""
+    X, Y = make_data(case)
+    runs = {"ensemble": ensemble_run(case, X, Y), "one_by_one": one_by_one_run(case, X, Y)}
+    work = {"ensemble": case["members"] * case["steps"], "one_by_one": case["loop_members"] * case["steps"]}
+    best = {method: float("inf") for method in runs}
+    for run in runs.values():
+        run(steps=2)  # warm up
+    for _ in range(REPS):
+        for method, run in runs.items():
+            t0 = time.perf_counter()
+            run()
+            best[method] = min(best[method], time.perf_counter() - t0)
+    return {method: work[method] / best[method] for method in runs}
+
+
+def main(out, threads):
+    set_threads(threads)
+    peak = matmul_peak()
+    report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
+              "processor": _cpu_name(), "matmul_peak_gflops": peak, "cases": {}}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {_cpu_name()}")
+    print(f"float32 matmul peak (2048^3): {peak:.1f} GFLOP/s\n")
+    print(f"{'case':36s} {'method':12s} {'member-steps/s':>15s} {'GFLOP/s':>9s} {'% peak':>7s}")
+    for case in CASES:
+        flops = flops_per_member_step(case)
+        rates = member_steps_per_s(case)
+        entry = {k: case[k] for k in ("widths", "activation", "loss", "n", "batch_size", "members", "steps")}
+        entry["flops_per_member_step"] = flops
+        for method, rate in rates.items():
+            gflops = rate * flops / 1e9
+            entry[method] = {"member_steps_per_s": rate, "gflops": gflops, "fraction_of_peak": gflops / peak}
+            print(f"{case['name']:36s} {method:12s} {rate:15.1f} {gflops:9.1f} {100 * gflops / peak:6.1f}%")
+        entry["speedup"] = rates["ensemble"] / rates["one_by_one"]
+        print(f"{'':36s} {'speedup':12s} {entry['speedup']:15.2f}x")
+        report["cases"][case["name"]] = entry
+    write_json(out, report)
+    print(f"\nwrote {out}")
+
+
+def _cpu_name():
+    try:
+        with open("/proc/cpuinfo") as fh:
+            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
+if "snakemake" in globals():
+    sys.stdout = sys.stderr = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+    main(snakemake.output[0], snakemake.threads)  # noqa: F821
+elif __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="results/benchmarks/engine.json")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    main(args.out, args.threads)

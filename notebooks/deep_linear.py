@@ -38,7 +38,7 @@ cfg = {}
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import spearmanr, studentized_range
 
 from spdl import deep_linear as dl
 from spdl.claims import ClaimBook
@@ -335,15 +335,24 @@ ax.legend(frameon=False)
 save_figure(fig, vagg, figdir, "fig6_varying_p")
 
 # %% [markdown]
-# **Claim.** Collapse: at each effective SNR the seed-averaged minima for different P agree.
-# Band 0.15 relative spread: each point averages few seeds of a single-mode problem whose
-# minimum fluctuates by roughly $1/\sqrt{N_3}$ in relative terms.
+# **Claims.** Collapse: at each effective SNR the seed-averaged minima for different P agree
+# up to seed noise. The measure is the studentized range (max - min over P of the means,
+# divided by the pooled standard error); the band is its 99 % quantile with a Bonferroni
+# correction over the SNR grid (Tukey's test), so the band follows from the number of seeds
+# and P values, not from the data. Second, the points fall on the theory line: mean
+# relative deviation below 0.1 (seed noise of the minimum at N3 = 20-50, averaged).
 
 # %%
-spread = vagg.groupby("effective_snr")["mean"].agg(lambda v: (v.max() - v.min()) / v.mean()).max()
+n_seeds, n_p, n_snr = vc["seeds"], len(vc["p_ratio"]), len(vc["effective_snr"])
+pooled_sem = vp.groupby(["effective_snr", "p_ratio"]).min_test.var().groupby("effective_snr").mean() ** 0.5 / n_seeds ** 0.5
+rng_stat = (vagg.groupby("effective_snr")["mean"].agg(lambda v: v.max() - v.min()) / pooled_sem).max()
 claims.check("varying_p_collapse", "fig6_varying_p",
-             "max over effective SNR of (max - min) / mean over P of the minimum test error", "0 (collapse)",
-             spread, upper=0.15)
+             "max over effective SNR of the studentized range of the minimum test error across P", "0 (collapse)",
+             rng_stat, upper=studentized_range.ppf(1 - 0.01 / n_snr, n_p, n_p * (n_seeds - 1)),
+             tolerance="Tukey 99% quantile, Bonferroni over SNRs")
+th_at = np.interp(vagg.effective_snr, snr_th, th)
+claims.check("varying_p_on_theory", "fig6_varying_p", "mean |sim / theory - 1| of the minimum test error",
+             "0", np.mean(np.abs(vagg["mean"] / th_at - 1)), upper=0.1)
 
 # %% [markdown]
 # ## Fig. 7 — non-gradient optimum vs optimally stopped gradient descent
@@ -367,30 +376,38 @@ for rank, color in ((1, "C0"), (3, "C1")):
     ax.plot(snr_grid, gd, color=color, label=f"rank {rank}: optimally stopped GD (theory)")
     ax.plot(snr_grid, opt, color=color, ls="--", label=f"rank {rank}: non-gradient optimum (theory)")
     sel = (dyn["rank"] == rank) & (dyn["init"] == "aligned")
-    g = pd.DataFrame(dict(snr=dyn["snr"][sel], gd=dyn["test"][:, sel].min(0), opt=dyn["nongrad_test"][sel]))
-    g = g.groupby("snr").mean().reset_index()
-    ax.plot(g.snr * sz, g.gd, "o", color=color)
-    ax.plot(g.snr * sz, g.opt, "x", color=color, ms=8)
-    gaps[rank] = np.mean((g.gd - g.opt) / g.gd)
+    gd_sim, opt_sim = dyn["test"][:, sel].min(0), dyn["nongrad_test"][sel]
+    g = pd.DataFrame(dict(snr=dyn["snr"][sel] * sz, gd=gd_sim, opt=opt_sim, rel_gap=(gd_sim - opt_sim) / gd_sim))
+    g = g.groupby("snr").agg(["mean", "sem"])
+    ax.errorbar(g.index, g.gd["mean"], yerr=g.gd["sem"], fmt="o", color=color)
+    ax.errorbar(g.index, g.opt["mean"], yerr=g.opt["sem"], fmt="x", color=color, ms=8)
+    th_gap = [(a - b) / a for a, b in zip(np.interp(g.index, snr_grid, gd), np.interp(g.index, snr_grid, opt))]
+    gaps[rank] = pd.DataFrame(dict(sim=g.rel_gap["mean"], sem=g.rel_gap["sem"], theory=th_gap))
     rows += [dict(rank=rank, snr=s, gd_theory=a, optimum_theory=b, source="theory") for s, a, b in zip(snr_grid, gd, opt)]
-    rows += [dict(rank=rank, snr=s, gd_sim=a, optimum_sim=b, source="simulation") for s, a, b in zip(g.snr, g.gd, g.opt)]
+    rows += [dict(rank=rank, snr=s, gd_sim=a, optimum_sim=b, rel_gap_sim=c, rel_gap_theory=d, source="simulation")
+             for s, a, b, c, d in zip(g.index, g.gd["mean"], g.opt["mean"], g.rel_gap["mean"], th_gap)]
 ax.set(xlabel="SNR $\\bar s$", ylabel="test error", yscale="log", title="markers: o GD (simulated), x estimator on data")
 ax.legend(frameon=False, fontsize=7)
 save_figure(fig, pd.DataFrame(rows), figdir, "fig7_nongradient_optimum")
 
 # %% [markdown]
-# **Claims.** The optimum beats stopped GD for both ranks; the margin (mean relative gap
-# over the simulated SNRs) is visible only for several modes. "Visible" is our reading:
-# at least 10 % for rank 3 and more than twice the rank-1 gap.
+# **Claims.** The optimum beats stopped GD, by a visible margin only for several modes. The
+# margins are small in theory (at A = 1/2, rank 3 with profile [3, 2, 1]: about 5 % at
+# SNR 2, 1 % at SNR 4; rank 1: about 1.5 % at SNR 2, none above), so the claims compare
+# the paired relative gap (GD minimum - estimator) / GD minimum on the same datasets at
+# the lowest simulated SNR, and the simulated gaps with theory. Band for the latter:
+# 0.03, for seed fluctuations of the stopped error at N3 = 50 and the finite record grid.
 
 # %%
-claims.check("nongradient_beats_gd_rank1", "fig7_nongradient_optimum",
-             "mean relative gap (GD - optimum) / GD, rank 1", ">= 0, small", gaps[1], lower=0.0)
-claims.check("nongradient_margin_rank3", "fig7_nongradient_optimum",
-             "mean relative gap (GD - optimum) / GD, rank 3", "visible margin", gaps[3], lower=0.1)
-claims.check("nongradient_margin_grows_with_rank", "fig7_nongradient_optimum",
-             "gap(rank 3) / gap(rank 1)", "> 1 (margin only for several modes)",
-             gaps[3] / max(gaps[1], 1e-12), lower=2.0)
+low = {r: gaps[r].iloc[0] for r in gaps}
+claims.check("nongradient_beats_gd", "fig7_nongradient_optimum",
+             "relative gap (GD - optimum) / GD, rank 3, lowest SNR", "> 0", low[3].sim, lower=0.0)
+claims.check("nongradient_margin_only_several_modes", "fig7_nongradient_optimum",
+             "relative gap rank 3 minus rank 1, lowest SNR", "> 0 (margin only for several modes)",
+             low[3].sim - low[1].sim, lower=0.0)
+claims.check("nongradient_gap_matches_theory", "fig7_nongradient_optimum",
+             "max |simulated - theoretical relative gap| over ranks and SNRs", "0",
+             max(np.max(np.abs(gaps[r].sim - gaps[r].theory)) for r in gaps), upper=0.03)
 
 # %%
 claims.write(claims_path)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import torch
+from .engine import set_threads
 
 
 def start_job(smk):
     """Send the script's output to the rule's log and use the rule's ``threads``."""
     log = open(smk.log[0], "w", buffering=1)
     sys.stdout = sys.stderr = log
-    torch.set_num_threads(max(1, int(smk.threads)))
+    set_threads(max(1, int(smk.threads)))
     return log
 
 

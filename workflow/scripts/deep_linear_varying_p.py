@@ -1,8 +1,10 @@
 """Rule deep_linear_varying_p (Fig. 6): training-aligned students trained on P >= N1 samples.
 
-Inputs satisfy X X^T = (P/N1) I, so GD runs (P/N1) times faster; the learning
-rate is lr * N1/P, keeping time in the same units. At P/N1 = r the teacher
-strength is sbar = snr_eff / sqrt(r), so every P shares the effective SNR grid.
+Inputs satisfy X X^T = (P/N1) I, so GD runs (P/N1) times faster: the learning
+rate is lr * N1/P for stability. The data then map onto the P = N1 problem at
+SNR sbar sqrt(r) (r = P/N1) with time slowed by sqrt(r), so each P runs
+t_max * sqrt(r) / lr steps. At P/N1 = r the teacher strength is
+sbar = snr_eff / sqrt(r), so every P shares the effective SNR grid.
 """
 import numpy as np
 import torch
@@ -18,12 +20,11 @@ log = start_job(smk)
 cfg = smk.params.cfg
 c = cfg["varying_p"]
 n1, n2, n3 = c["n1"], c["n2"], c["n3"]
-steps = int(round(c["t_max"] / c["lr"]))
-record = record_schedule(steps, 120)
 arch = MLP((n1, n2, n3), activation="linear")
 
 out = {"p_ratio": [], "effective_snr": [], "seed": [], "min_test": [], "diverged": []}
 for r in c["p_ratio"]:
+    steps = int(round(c["t_max"] * np.sqrt(r) / c["lr"]))
     rows = [(snr, seed) for snr in c["effective_snr"] for seed in range(c["seeds"])]
     tasks = [dl.make_task(n1, n3, [snr / np.sqrt(r)], seed=1000 * r + 100 * i + seed,
                           noise_std=cfg["noise_std"], n_samples=r * n1)
@@ -39,7 +40,7 @@ for r in c["p_ratio"]:
         return {"test": ((W - Wbar) ** 2).sum((1, 2)) / (Wbar ** 2).sum((1, 2))}
 
     result = train(arch, params, X, Y, steps=steps, lr=c["lr"] / r, loss="mse_sum",
-                   record_at=record, metrics=test, progress=log)
+                   record_at=record_schedule(steps, 120), metrics=test, progress=log)
     out["p_ratio"] += [r] * len(rows)
     out["effective_snr"] += [snr for snr, _ in rows]
     out["seed"] += [seed for _, seed in rows]

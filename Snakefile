@@ -3,7 +3,8 @@
 #   snakemake --cores 2 --configfile config/quick.yaml   # CI scale
 #   snakemake --cores 2 deep_linear                      # one study
 #   snakemake --cores 2 deep_linear_fig3                 # one figure (or its file path)
-# Every study lives in workflow/rules/<study>.smk and registers itself in STUDIES.
+# Every study lives in workflow/rules/<study>.smk and registers itself in STUDIES;
+# `all` also prepares the embedded datasets (results/data/) the image studies use.
 
 configfile: "config/config.yaml"
 
@@ -25,4 +26,5 @@ rule all:
     input:
         "results/scorecard.md",
         "results/scorecard.json",
+        rules.data_embedded.input,
         all_study_targets,

@@ -8,9 +8,22 @@ import numpy as np
 from .engine import set_threads
 
 
-def start_job(smk):
+class ProgressLog:
+    """A log file in which each progress-bar refresh (``\\r``) becomes its own line, written at once."""
+
+    def __init__(self, path):
+        self._file = open(path, "w", buffering=1)
+
+    def write(self, text: str) -> int:
+        return self._file.write(text.replace("\r", "\n"))
+
+    def flush(self) -> None:
+        self._file.flush()
+
+
+def start_job(smk) -> ProgressLog:
     """Send the script's output to the rule's log and use the rule's ``threads``."""
-    log = open(smk.log[0], "w", buffering=1)
+    log = ProgressLog(smk.log[0])
     sys.stdout = sys.stderr = log
     set_threads(max(1, int(smk.threads)))
     return log

@@ -24,7 +24,7 @@ steps = int(round(c["t_max"] / c["lr"]))
 record = record_schedule(steps, 150)
 
 
-def min_test_a(tasks, n_out, init_seeds):
+def min_test_a(tasks, n_out, init_seeds, label):
     """Train one member per task; return min over recorded steps of task A's test error."""
     arch = MLP((n1, n2, n_out), activation="linear")
     params = init_params(arch, seeds=init_seeds, init_scale=np.sqrt(c["eps"]), scheme="orthogonal")
@@ -36,7 +36,9 @@ def min_test_a(tasks, n_out, init_seeds):
         return {"test_a": ((W[:, :n3] - Wbar_a) ** 2).sum((1, 2)) / (Wbar_a ** 2).sum((1, 2))}
 
     result = train(arch, params, torch.eye(n1), Y, steps=steps, lr=c["lr"], loss="mse_sum",
-                   record_at=record, metrics=test_a, progress=log)
+                   record_at=record, metrics=test_a, progress=log,
+                   checkpoint=f"results/checkpoints/deep_linear/transfer_{label}.pt",
+                   checkpoint_every=max(1, steps // 20))
     return np.nanmin(result.history["test_a"], axis=0), result.diverged
 
 
@@ -53,8 +55,8 @@ for sa in c["sbar_a"]:
                 joint_tasks.append({"Yhat": np.vstack([pair["Yhat_a"], pair["Yhat_b"]]),
                                     "Wbar_a": pair["Wbar_a"]})
 
-alone_min, alone_div = min_test_a(alone_tasks, n3, [s for _, s in alone_rows])
-joint_min, joint_div = min_test_a(joint_tasks, 2 * n3, [s for *_, s in joint_rows])
+alone_min, alone_div = min_test_a(alone_tasks, n3, [s for _, s in alone_rows], "alone")
+joint_min, joint_div = min_test_a(joint_tasks, 2 * n3, [s for *_, s in joint_rows], "joint")
 alone = dict(zip(alone_rows, alone_min))
 transfer = np.array([alone[(sa, seed)] - m for (sa, _, _, seed), m in zip(joint_rows, joint_min)])
 sa, sb, q, seed = (np.array(x) for x in zip(*joint_rows))

@@ -40,7 +40,9 @@ for r in c["p_ratio"]:
         return {"test": ((W - Wbar) ** 2).sum((1, 2)) / (Wbar ** 2).sum((1, 2))}
 
     result = train(arch, params, X, Y, steps=steps, lr=c["lr"] / r, loss="mse_sum",
-                   record_at=record_schedule(steps, 120), metrics=test, progress=log)
+                   record_at=record_schedule(steps, 120), metrics=test, progress=log,
+                   checkpoint=f"results/checkpoints/deep_linear/varying_p_r{r}.pt",
+                   checkpoint_every=max(1, steps // 20))
     out["p_ratio"] += [r] * len(rows)
     out["effective_snr"] += [snr for snr, _ in rows]
     out["seed"] += [seed for _, seed in rows]

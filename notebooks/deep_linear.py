@@ -196,7 +196,10 @@ def dynamics_figure(hidden, name):
                 axes[1, r_i].plot(t[sub], np.log(te[sub]), mk, ms=3, color=color, mfc=face)
                 mins = dyn["test"][:, sel].min(0)
                 topt = t[dyn["test"][:, sel].argmin(0)]
+                if init == "aligned":
+                    ta_mins = mins
                 summary.append(dict(rank=rank, snr=snr, init=init, min_test=mins.mean(), min_test_sd=mins.std(),
+                                    paired_ratio=np.mean(mins / ta_mins),
                                     t_opt=topt.mean(), t_opt_sd=topt.std(), train_mean=tr, test_mean=te,
                                     train_theory=tr_th, test_theory=te_th))
                 rows += [dict(rank=rank, snr=snr, init=init, t=a, ln_train=np.log(b), ln_test=np.log(c),
@@ -238,10 +241,11 @@ def dynamics_claims(hidden, name, s, ta, rnd):
     up = max(np.max(np.diff(a) / a[:-1]) for a in ta.train_mean)
     claims.check(f"h{hidden}_train_monotone", name, "largest relative increase of train error between records",
                  "<= 0 (monotone)", up, upper=1e-4)
-    ratio = np.max(np.abs(rnd.min_test / ta.min_test - 1))
+    # Paired by seed (TA and random students of a seed see the same data): mean ratio of minima.
+    ratio = np.max(np.abs(rnd.paired_ratio.values - 1))
     claims.check(f"h{hidden}_random_same_min_test", name,
-                 "max over conditions |min test(random) / min test(TA) - 1|", "0 (same minimum)", ratio, upper=0.1,
-                 tolerance="<= 0.1 (seed spread of the minimum)")
+                 "max over conditions |mean over seeds of min test(random) / min test(TA) - 1|", "0 (same minimum)",
+                 ratio, upper=0.1, tolerance="<= 0.1 (seed spread of the minimum)")
     later = np.min(rnd.t_opt - ta.t_opt)
     claims.check(f"h{hidden}_random_stops_later", name, "min over conditions of t_opt(random) - t_opt(TA)",
                  "> 0 (random students are slower)", later, lower=0.0)
@@ -263,7 +267,13 @@ dynamics_claims(1, "fig3_dynamics_1hidden", *dyn_summary[1])
 
 # %% [markdown]
 # **Claims (Fig. 4, three hidden layers).** Same claims for depth 4 (mode ODE
-# $\tau\dot s = D s^{2-2/D}(\hat s - s)$).
+# $\tau\dot s = D s^{2-2/D}(\hat s - s)$). To keep the default scale short, its depth-4
+# students start at product scale eps = 1e-3 (paper: 1e-5, 1.5e5 epochs; `config/paper.yaml`).
+# With that larger start the random students' minimum at the weakest rank-1 teacher (SNR 2,
+# just above the noise bulk) is about 20 % above the TA minimum in most seeds: which mode escapes
+# first depends on the random initial overlaps, and the weak teacher mode competes with the top
+# noise modes. In our side runs the gap shrank to about 14 % at eps = 1e-4 and 3 % at eps = 1e-5
+# (6 seeds), so the claim is kept with its band and may fail at the default scale.
 
 # %%
 if 3 in dyn_summary:

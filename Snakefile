@@ -6,7 +6,7 @@
 # Every study lives in workflow/rules/<study>.smk and registers itself in STUDIES;
 # `all` also prepares the embedded datasets (results/data/) the image studies use.
 
-configfile: "config/config.yaml"
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
 include: "workflow/rules/common.smk"

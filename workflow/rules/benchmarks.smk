@@ -10,6 +10,8 @@ rule benchmark_engine:
     benchmark:
         "results/benchmarks/benchmark_engine.tsv"
     threads: config["max_threads"]
+    conda:
+        CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,

@@ -7,7 +7,7 @@ from pathlib import Path
 # whether or not it was pip-installed into the environment (e.g. with --use-conda).
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
 from spdl.config import validate_config
 
@@ -23,6 +23,11 @@ STUDIES = {}
 
 def register_study(name, figures):
     STUDIES[name] = list(figures)
+
+
+def notebook_source(study):
+    """notebooks/<study>.py next to the Snakefile (works with --directory elsewhere)."""
+    return str(Path(workflow.basedir) / "notebooks" / f"{study}.py")
 
 
 def figure_path(study, figure, ext="png"):

@@ -123,7 +123,7 @@ rule deep_linear_varying_p:
 rule deep_linear_notebook:
     """Loads the simulations, draws every figure next to its theory, checks the claims."""
     input:
-        notebook="notebooks/deep_linear.py",
+        notebook=notebook_source("deep_linear"),
         modes="results/deep_linear/modes.npz",
         spectrum="results/deep_linear/spectrum.npz",
         **{f"dynamics_h{h}": f"results/deep_linear/dynamics_h{h}.npz" for h in DEEP_LINEAR_HIDDEN},

@@ -48,7 +48,13 @@ from spdl.jobs import grid
 
 use_style()
 claims = ClaimBook("deep_linear", scale)
-sz = cfg["noise_std"]  # theory is written for unit noise: SNRs are sbar / noise_std
+sz = cfg["noise_std"]  # the formulas are written in units of the noise: SNRs are sbar / noise_std
+
+
+def theory(t, sbar, n1, n2, n3, eps, D=2):
+    """dl.theory_errors at noise_std sz: SNR sbar/sz, start eps/sz, time t * sz^(2-2/D) (rescaled mode ODE)."""
+    return dl.theory_errors(np.asarray(t) * sz ** (2 - 2 / D), np.asarray(sbar, float) / sz, n1, n2, n3, eps / sz,
+                            n_layers=D)
 
 # %% [markdown]
 # ## Fig. 1 — mode dynamics and the wave of learning
@@ -184,7 +190,7 @@ def dynamics_figure(hidden, name):
     for r_i, rank in enumerate((1, 3)):
         for c_i, snr in enumerate(np.unique(dyn["snr"])):
             color = f"C{c_i}"
-            tr_th, te_th = dl.theory_errors(t, teacher(rank, snr) / sz, n1, n2, n3, depth["eps"], n_layers=D)
+            tr_th, te_th = theory(t, teacher(rank, snr), n1, n2, n3, depth["eps"], D)
             axes[0, r_i].plot(t, np.log(tr_th), color=color, label=f"SNR {snr:g}")
             axes[1, r_i].plot(t, np.log(te_th), color=color)
             for init, mk in (("aligned", "o"), ("random", "s")):
@@ -334,7 +340,7 @@ vc = cfg["varying_p"]
 vagg = vp.groupby(["p_ratio", "effective_snr"]).min_test.agg(["mean", "sem"]).reset_index()
 snr_th = np.linspace(min(vc["effective_snr"]), max(vc["effective_snr"]), 60)
 t_th = np.linspace(0, vc["t_max"], 600)
-th = [dl.optimal_stopping(t_th, dl.theory_errors(t_th, [s / sz], vc["n1"], vc["n2"], vc["n3"], vc["eps"])[1])[0]
+th = [dl.optimal_stopping(t_th, theory(t_th, [s], vc["n1"], vc["n2"], vc["n3"], vc["eps"])[1])[0]
       for s in snr_th]
 fig, ax = plt.subplots(figsize=(5.5, 4))
 ax.plot(snr_th, th, "k", label="theory")
@@ -380,14 +386,14 @@ fig, ax = plt.subplots(figsize=(6, 4.5))
 rows = []
 gaps = {}
 for rank, color in ((1, "C0"), (3, "C1")):
-    gd = [dl.optimal_stopping(t7, dl.theory_errors(t7, teacher(rank, s), n1, n2, n3, depth["eps"])[1])[0]
+    gd = [dl.optimal_stopping(t7, theory(t7, teacher(rank, s), n1, n2, n3, depth["eps"])[1])[0]
           for s in snr_grid]
-    opt = [dl.nongradient_optimum(teacher(rank, s), A) for s in snr_grid]
+    opt = [dl.nongradient_optimum(teacher(rank, s) / sz, A) for s in snr_grid]
     ax.plot(snr_grid, gd, color=color, label=f"rank {rank}: optimally stopped GD (theory)")
     ax.plot(snr_grid, opt, color=color, ls="--", label=f"rank {rank}: non-gradient optimum (theory)")
     sel = (dyn["rank"] == rank) & (dyn["init"] == "aligned")
     gd_sim, opt_sim = dyn["test"][:, sel].min(0), dyn["nongrad_test"][sel]
-    g = pd.DataFrame(dict(snr=dyn["snr"][sel] * sz, gd=gd_sim, opt=opt_sim, rel_gap=(gd_sim - opt_sim) / gd_sim))
+    g = pd.DataFrame(dict(snr=dyn["snr"][sel], gd=gd_sim, opt=opt_sim, rel_gap=(gd_sim - opt_sim) / gd_sim))
     g = g.groupby("snr").agg(["mean", "sem"])
     ax.errorbar(g.index, g.gd["mean"], yerr=g.gd["sem"], fmt="o", color=color)
     ax.errorbar(g.index, g.opt["mean"], yerr=g.opt["sem"], fmt="x", color=color, ms=8)

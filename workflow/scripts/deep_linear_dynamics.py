@@ -64,7 +64,8 @@ result = train(arch, params, X, Yhat.transpose(1, 2), steps=steps, lr=lr, loss="
                checkpoint=f"results/checkpoints/deep_linear/dynamics_h{hidden}.pt",
                checkpoint_every=max(1, steps // 20))
 aspect = n3 / n1
-nongrad = np.array([dl.test_error(dl.nongradient_estimate(t["Sigma31"], aspect), t["Wbar"]) for t in tasks])
+sz = cfg["noise_std"]  # the estimator assumes unit noise: apply it in units of the noise
+nongrad = np.array([dl.test_error(sz * dl.nongradient_estimate(t["Sigma31"] / sz, aspect), t["Wbar"]) for t in tasks])
 rank, snr, seed, init = (np.array(c) for c in zip(*rows))
 save_npz(smk.output[0], t=result.steps * lr, train=result.history["train"], test=result.history["test"],
          rank=rank, snr=snr.astype(float), seed=seed, init=init, nongrad_test=nongrad,

@@ -44,3 +44,14 @@ def test_transfer_task_alignment_and_shared_task_a():
     noise = np.concatenate([(t["Yhat_a"] - t["Wbar_a"]).ravel() for t in
                             (dl.make_transfer_task(n1, n3, 3.0, 1.0, 0.5, s, 0.25) for s in range(20))])
     assert abs(noise.var() / 0.25 - 1) < 0.05  # 16,000 draws: sd of the variance ratio ~0.011
+
+
+def test_time_tolerant_distance_forgives_small_shifts_only():
+    t_fine = np.linspace(0, 10, 2001)
+    theory = np.exp(-np.clip(t_fine - 5, 0, None) * 4) + 1e-3  # steep drop at t = 5
+    t = np.linspace(0.5, 10, 40)
+    shifted = np.exp(-np.clip(t * 1.02 - 5, 0, None) * 4) + 1e-3  # transition 2 % earlier
+    near = dl.time_tolerant_log_distance(t, shifted, t_fine, theory, 0.05)
+    assert near.max() < 1e-2
+    far = dl.time_tolerant_log_distance(t, np.exp(-np.clip(t * 1.3 - 5, 0, None) * 4) + 1e-3, t_fine, theory, 0.05)
+    assert far.max() > 1.0

@@ -712,3 +712,22 @@ def make_transfer_task(n1, n3, sbar_a, sbar_b, q, seed, noise_var):
     z_b = rng_b.standard_normal((n3, n1)) * np.sqrt(noise_var)
     Wbar_a, Wbar_b = sbar_a * np.outer(u_a, v_a), sbar_b * np.outer(u_b, v_b)
     return {"Wbar_a": Wbar_a, "Yhat_a": Wbar_a + z_a, "Wbar_b": Wbar_b, "Yhat_b": Wbar_b + z_b}
+
+
+def time_tolerant_log_distance(t, sim, t_fine, theory_fine, delta):
+    """Per point ``min |ln sim(t) - ln theory(t')|`` over ``t' in [t (1 - delta), t (1 + delta)]``.
+
+    Compares a simulated error curve with theory while allowing transition times to be off by a
+    relative ``delta`` (finite-size fluctuations of shat shift transitions, and for deep networks the
+    transitions are so steep that a tiny shift is a large vertical gap). ``theory_fine`` is the
+    theory on the dense, sorted grid ``t_fine``.
+    """
+    t, sim = np.asarray(t, float), np.asarray(sim, float)
+    ln_th = np.log(np.asarray(theory_fine, float))
+    out = np.empty_like(sim)
+    for i, (ti, yi) in enumerate(zip(t, np.log(sim))):
+        lo, hi = np.searchsorted(t_fine, [ti * (1 - delta), ti * (1 + delta)])
+        window = ln_th[max(lo - 1, 0):max(hi + 1, lo + 1)]
+        window = window if window.size else ln_th[[np.argmin(np.abs(t_fine - ti))]]
+        out[i] = np.min(np.abs(yi - window))
+    return out

@@ -25,7 +25,7 @@ rule deep_linear_modes:
     output:
         "results/deep_linear/modes.npz",
     params:
-        cfg=config["deep_linear"],
+        cfg=config["deep_linear"]["modes"],
     log:
         log_path("deep_linear", "modes"),
     benchmark:
@@ -45,7 +45,8 @@ rule deep_linear_spectrum:
     output:
         "results/deep_linear/spectrum.npz",
     params:
-        cfg=config["deep_linear"],
+        cfg=config["deep_linear"]["spectrum"],
+        noise_std=config["deep_linear"]["noise_std"],
     log:
         log_path("deep_linear", "spectrum"),
     benchmark:
@@ -65,7 +66,8 @@ rule deep_linear_dynamics:
     output:
         "results/deep_linear/dynamics_h{hidden}.npz",
     params:
-        cfg=config["deep_linear"],
+        cfg=config["deep_linear"]["dynamics"],
+        noise_std=config["deep_linear"]["noise_std"],
     log:
         log_path("deep_linear", "dynamics_h{hidden}"),
     benchmark:
@@ -85,7 +87,8 @@ rule deep_linear_transfer:
     output:
         "results/deep_linear/transfer.npz",
     params:
-        cfg=config["deep_linear"],
+        cfg=config["deep_linear"]["transfer"],
+        noise_std=config["deep_linear"]["noise_std"],
     log:
         log_path("deep_linear", "transfer"),
     benchmark:
@@ -105,7 +108,8 @@ rule deep_linear_varying_p:
     output:
         "results/deep_linear/varying_p.npz",
     params:
-        cfg=config["deep_linear"],
+        cfg=config["deep_linear"]["varying_p"],
+        noise_std=config["deep_linear"]["noise_std"],
     log:
         log_path("deep_linear", "varying_p"),
     benchmark:

@@ -15,8 +15,7 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
-d = cfg["dynamics"]
+d = smk.params.cfg
 hidden = int(smk.wildcards.hidden)
 depth = next(x for x in d["depths"] if x["hidden_layers"] == hidden)
 n1, n2, n3, D = d["n1"], d["n2"], d["n3"], hidden + 1
@@ -28,9 +27,9 @@ rows, tasks = [], []
 for rank in (1, 3):
     for i, snr in enumerate(d["snr"]):
         sbar = [snr] if rank == 1 else list(snr * np.asarray(d["rank3_profile"]))
-        for seed in range(d["seeds"]):
+        for seed in range(depth.get("seeds", d["seeds"])):
             task = dl.make_task(n1, n3, sbar, seed=100_000 * rank + 1000 * i + seed,
-                                noise_std=cfg["noise_std"])
+                                noise_std=smk.params.noise_std)
             for init in ("aligned", "random"):
                 rows.append((rank, snr, seed, init))
                 tasks.append(task)
@@ -64,7 +63,7 @@ result = train(arch, params, X, Yhat.transpose(1, 2), steps=steps, lr=lr, loss="
                checkpoint=f"results/checkpoints/deep_linear/dynamics_h{hidden}.pt",
                checkpoint_every=max(1, steps // 20))
 aspect = n3 / n1
-sz = cfg["noise_std"]  # the estimator assumes unit noise: apply it in units of the noise
+sz = smk.params.noise_std  # the estimator assumes unit noise: apply it in units of the noise
 nongrad = np.array([dl.test_error(sz * dl.nongradient_estimate(t["Sigma31"] / sz, aspect), t["Wbar"]) for t in tasks])
 rank, snr, seed, init = (np.array(c) for c in zip(*rows))
 save_npz(smk.output[0], t=result.steps * lr, train=result.history["train"], test=result.history["test"],

@@ -15,7 +15,7 @@ from spdl.models import MLP
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg["modes"]
+cfg = smk.params.cfg
 
 shat = np.unique(np.concatenate([cfg["shat"], grid(cfg["wave_shat"])]))
 E, eps, lr = len(shat), cfg["eps"], cfg["lr"]

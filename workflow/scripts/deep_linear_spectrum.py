@@ -12,12 +12,12 @@ from spdl.jobs import grid, start_job
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
-spec = cfg["spectrum"]
+spec = smk.params.cfg
+noise_std = smk.params.noise_std
 
 ex = spec["example"]
 task = dl.make_task(ex["n1"], int(round(ex["aspect"] * ex["n1"])), ex["sbar"], seed=ex["seed"],
-                    noise_std=cfg["noise_std"])
+                    noise_std=noise_std)
 example_shat = task["shat"]
 
 sbar = grid(spec["sbar"])
@@ -29,7 +29,7 @@ for i, aspect in enumerate(aspects):
     n3 = int(round(aspect * n1))
     for j, s in enumerate(sbar):
         for k in range(spec["seeds"]):
-            t = dl.make_task(n1, n3, [s], seed=10_000 * i + 100 * j + k, noise_std=cfg["noise_std"])
+            t = dl.make_task(n1, n3, [s], seed=10_000 * i + 100 * j + k, noise_std=noise_std)
             top[i, j, k] = t["shat"][0]
             overlap[i, j, k] = abs(t["Uhat"][:, 0] @ t["U"][:, 0]) * abs(t["Vhat"][:, 0] @ t["V"][:, 0])
     print(f"A = {aspect}: done")

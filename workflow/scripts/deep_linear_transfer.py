@@ -16,10 +16,9 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
-c = cfg["transfer"]
+c = smk.params.cfg
 n1, n2, n3 = c["n1"], c["n2"], c["n3_per_task"]
-noise_var = cfg["noise_std"] ** 2 / (n1 if c["noise_convention"] == "per_input" else n3)
+noise_var = smk.params.noise_std ** 2 / (n1 if c["noise_convention"] == "per_input" else n3)
 steps = int(round(c["t_max"] / c["lr"]))
 record = record_schedule(steps, 150)
 

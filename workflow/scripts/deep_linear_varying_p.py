@@ -17,8 +17,7 @@ from spdl.models import MLP
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
-c = cfg["varying_p"]
+c = smk.params.cfg
 n1, n2, n3 = c["n1"], c["n2"], c["n3"]
 arch = MLP((n1, n2, n3), activation="linear")
 
@@ -27,7 +26,7 @@ for r in c["p_ratio"]:
     steps = int(round(c["t_max"] * np.sqrt(r) / c["lr"]))
     rows = [(snr, seed) for snr in c["effective_snr"] for seed in range(c["seeds"])]
     tasks = [dl.make_task(n1, n3, [snr / np.sqrt(r)], seed=1000 * r + 100 * i + seed,
-                          noise_std=cfg["noise_std"], n_samples=r * n1)
+                          noise_std=smk.params.noise_std, n_samples=r * n1)
              for i, (snr, seed) in enumerate(rows)]
     inits = [dl.aligned_init(t["Uhat"], t["Vhat"], n2, c["eps"], n_layers=2) for t in tasks]
     params = [torch.tensor(np.stack([w[k] for w in inits]), dtype=torch.float32) for k in range(2)]

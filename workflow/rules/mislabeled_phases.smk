@@ -1,0 +1,131 @@
+# Phases of SGD learning with mislabeled data (Feng & Tu, MLST 2021).
+# One ensemble per rho (seeds x weight decays) -> results/mislabeled_phases/sweep_rho*.npz;
+# cleaning retrains on the phase-II-cleaned sets; notebooks/mislabeled_phases.py draws and checks.
+
+MISLABELED_FIGURES = [
+    "fig1_learning_curves",
+    "fig2_order_parameters",
+    "fig3_phase_diagram",
+    "fig4_control_diagram",
+    "fig5_loss_separation",
+    "fig6_cleaning",
+]
+MISLABELED_RHO = [f"{r:g}" for r in config["mislabeled_phases"]["rho"]]
+MISLABELED_DATA = f"results/data/{config['mislabeled_phases']['dataset']}.npz"
+MISLABELED_SWEEPS = {f"sweep_rho{r}": f"results/mislabeled_phases/sweep_rho{r}.npz" for r in MISLABELED_RHO}
+
+register_study("mislabeled_phases", MISLABELED_FIGURES)
+
+
+wildcard_constraints:
+    rho="|".join(r.replace(".", r"\.") for r in MISLABELED_RHO),
+
+
+rule mislabeled_phases_sweep:
+    """Figs. 1-5: all seeds and weight decays at one rho trained together, order parameters on a log schedule."""
+    input:
+        data=MISLABELED_DATA,
+    output:
+        "results/mislabeled_phases/sweep_rho{rho}.npz",
+    params:
+        cfg=config["mislabeled_phases"],
+    log:
+        log_path("mislabeled_phases", "sweep_rho{rho}"),
+    benchmark:
+        benchmark_path("mislabeled_phases", "sweep_rho{rho}")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    script:
+        "../scripts/mislabeled_phases_sweep.py"
+
+
+rule mislabeled_phases_cleaning:
+    """Fig. 6: stop inside the detected phase II, drop the highest-loss samples, retrain from scratch."""
+    input:
+        data=MISLABELED_DATA,
+        **MISLABELED_SWEEPS,
+    output:
+        "results/mislabeled_phases/cleaning.npz",
+    params:
+        cfg=config["mislabeled_phases"],
+    log:
+        log_path("mislabeled_phases", "cleaning"),
+    benchmark:
+        benchmark_path("mislabeled_phases", "cleaning")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/mislabeled_phases_cleaning.py"
+
+
+rule mislabeled_phases_speedup:
+    """Wall time of the largest sweep ensemble trained together vs its members one by one."""
+    input:
+        data=MISLABELED_DATA,
+    output:
+        "results/mislabeled_phases/speedup.npz",
+    params:
+        cfg=config["mislabeled_phases"],
+    log:
+        log_path("mislabeled_phases", "speedup"),
+    benchmark:
+        benchmark_path("mislabeled_phases", "speedup")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/mislabeled_phases_speedup.py"
+
+
+rule mislabeled_phases_notebook:
+    """Loads the sweeps, detects the phases, draws every figure, checks the claims."""
+    input:
+        notebook=notebook_source("mislabeled_phases"),
+        **MISLABELED_SWEEPS,
+        cleaning="results/mislabeled_phases/cleaning.npz",
+        speedup="results/mislabeled_phases/speedup.npz",
+    output:
+        ipynb="results/notebooks/mislabeled_phases.ipynb",
+        html=report("results/notebooks/mislabeled_phases.html", category="mislabeled_phases", subcategory="notebook"),
+        claims="results/claims/mislabeled_phases.json",
+        **figure_outputs("mislabeled_phases", MISLABELED_FIGURES),
+    params:
+        study="mislabeled_phases",
+    log:
+        log_path("mislabeled_phases", "notebook"),
+    benchmark:
+        benchmark_path("mislabeled_phases", "notebook")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule mislabeled_phases:
+    """Target: every figure and claim of the mislabeled-data phases study."""
+    input:
+        study_targets("mislabeled_phases"),
+
+
+for _fig in MISLABELED_FIGURES:
+
+    rule:
+        name:
+            f"mislabeled_phases_{_fig.split('_')[0]}"
+        input:
+            [figure_path("mislabeled_phases", _fig, ext) for ext in ("png", "pdf", "csv")],

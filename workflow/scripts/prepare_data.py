@@ -1,11 +1,11 @@
 """Rule `data`: build one dataset with spdl.datasets.prepare; write its npz and manifest atomically."""
-import sys
 import time
 
 from spdl.datasets import prepare
 from spdl.io import save_npz, write_json
+from spdl.jobs import start_job
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w", buffering=1)  # noqa: F821
+start_job(snakemake)  # noqa: F821
 name = snakemake.wildcards.name  # noqa: F821
 start = time.perf_counter()
 arrays, manifest = prepare(name, snakemake.params.cfg)  # noqa: F821

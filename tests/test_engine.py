@@ -246,3 +246,88 @@ def _assert_bitwise_equal(a, b):
     for name in a.history:
         np.testing.assert_array_equal(a.history[name], b.history[name])
     np.testing.assert_array_equal(a.diverged_step, b.diverged_step)
+
+
+def test_dropout_penalty_noise_members_equal_members_trained_alone():
+    """Per-member dropout, norm penalty and Langevin noise keep every member independent."""
+    arch = MLP((8, 16, 16, 4), "relu")
+    X, Y = _data(50, 8, 4, labels=True)
+    drop, beta, noise = [0.0, 0.2, 0.0, 0.5, 0.1, 0.0], [0.0, 0.0, 1e-2, 5e-2, 0.0, 1e-3], [0.0, 0.0, 0.0, 1e-3, 0.0, 1e-2]
+    kw = dict(steps=30, loss="cross_entropy", batch_size=10, record_at=[0, 30])
+    params = init_params(arch, SEEDS, scheme="torch_default")
+    ens = train(arch, params, X, Y, lr=LRS, seeds=SEEDS, dropout=drop, norm_penalty=beta, noise_std=noise, **kw)
+    plain = train(arch, params, X, Y, lr=LRS, seeds=SEEDS, **kw)
+    for e in range(E):
+        solo = train(arch, [p[e:e + 1] for p in params], X, Y, lr=LRS[e], seeds=[SEEDS[e]], dropout=drop[e],
+                     norm_penalty=beta[e], noise_std=noise[e], **kw)
+        torch.testing.assert_close(ens.params[1][e:e + 1], solo.params[1], rtol=1e-4, atol=1e-6)
+        changed = not torch.equal(ens.params[1][e], plain.params[1][e])
+        assert changed == (drop[e] > 0 or beta[e] > 0 or noise[e] > 0)
+
+
+def test_norm_penalty_step_matches_autograd_of_penalised_loss():
+    arch = MLP((6, 5, 3), "relu")
+    X, Y = _data(20, 6, 3, labels=True)
+    params = init_params(arch, [0], scheme="torch_default", init_scale=3.0)
+    res = train(arch, params, X, Y, steps=1, lr=0.1, loss="cross_entropy", norm_penalty=0.5)
+    W = [p[0].clone().requires_grad_(True) for p in params]
+    out = torch.relu(X @ W[0].T) @ W[1].T
+    objective = torch.nn.functional.cross_entropy(out, Y) + 0.5 * torch.sqrt(sum(w.square().sum() for w in W))
+    grads = torch.autograd.grad(objective, W)
+    for p, w, g in zip(res.params, W, grads):
+        torch.testing.assert_close(p[0], (w - 0.1 * g).detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_dropout_masks_rate_and_no_dropout_at_evaluation():
+    from spdl.engine import _keep_mask
+    gens = [torch.Generator().manual_seed(s) for s in (1, 2)]
+    mask = _keep_mask(torch.tensor([0.0, 0.3]), gens, 2000, 50, torch.float32)
+    assert torch.equal(mask[0], torch.ones(2000, 50))
+    assert mask[1].unique().tolist() == pytest.approx([0.0, 1 / 0.7])
+    assert (mask[1] == 0).float().mean().item() == pytest.approx(0.3, abs=0.01)
+    arch = MLP((8, 16, 3), "relu")
+    X, Y = _data(40, 8, 3, labels=True)
+    res = train(arch, init_params(arch, [0, 1]), X, Y, steps=3, lr=0.1, loss="cross_entropy", batch_size=8,
+                seeds=[0, 1], dropout=[0.5, 0.5], record_at=[3])
+    torch.testing.assert_close(torch.from_numpy(res.history["loss"][0]).float(),
+                               full_loss(arch, res.params, X, Y, "cross_entropy"))
+
+
+def test_synchronous_and_gossip_mixing():
+    """SSGD = every learner steps on the mean of the learners' gradients; ring gossip keeps the
+    learners' mean on w_bar <- w_bar - lr * mean_k g_k(w_k) (M doubly stochastic)."""
+    arch = MLP((6, 8, 3), "relu")
+    X, Y = _data(40, 6, 3, labels=True)
+    K, lr = 4, 0.2
+    start = init_params(arch, [7] * K)  # all learners start from the same network
+    ring = torch.zeros(K, K)
+    for k in range(K):
+        ring[k, [k - 1, k, (k + 1) % K]] = 1 / 3
+    for M in (torch.full((K, K), 1 / K), ring):
+        res = train(arch, start, X, Y, steps=1, lr=lr, loss="cross_entropy", batch_size=5, seeds=range(K),
+                    mixing=M)
+        local = train(arch, start, X, Y, steps=1, lr=lr, loss="cross_entropy", batch_size=5, seeds=range(K))
+        for p, q in zip(res.params, local.params):
+            torch.testing.assert_close(p, (M @ q.flatten(1)).view_as(q))
+            torch.testing.assert_close(p.mean(0), q.mean(0))  # the step of the mean is the mean gradient
+        if M is not ring:
+            assert all(torch.allclose(p, p[:1].expand_as(p)) for p in res.params)  # consensus
+    with pytest.raises(ValueError, match="mixing"):
+        train(arch, start, X, Y, steps=1, lr=lr, loss="cross_entropy", mixing=torch.eye(K + 1))
+
+
+def test_observe_sees_every_update():
+    arch = MLP((8, 4, 1), "relu")
+    X, Y = _data(30, 8, 1)
+    seen = []
+    res = train(arch, init_params(arch, [0, 1]), X, Y[:, 0], steps=6, lr=0.1,
+                observe=lambda params, k: seen.append((k, params[1].clone())))
+    assert [k for k, _ in seen] == [1, 2, 3, 4, 5, 6]
+    assert torch.equal(seen[-1][1], res.params[1]) and not torch.equal(seen[0][1], seen[-1][1])
+
+
+def test_torch_default_init_matches_nn_linear_bounds():
+    W = init_params(MLP((400, 300), "relu"), [0], scheme="torch_default", init_scale=4.0)[0]
+    bound = 4.0 / 20.0
+    assert W.abs().max().item() <= bound and W.abs().max().item() > 0.99 * bound
+    assert W.var().item() == pytest.approx(bound ** 2 / 3, rel=0.02)

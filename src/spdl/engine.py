@@ -1,11 +1,21 @@
 """Ensemble training: plain SGD on E independent networks at once.
 
 Members may differ in initialisation, learning rate, weight decay, minibatch
-seed and even training targets. Their losses are independent, so one backward
-pass of sum_e loss_e gives every member exactly its own gradient.
+seed, dropout, norm penalty, noise and even training targets. Their losses are
+independent, so one backward pass of sum_e loss_e gives every member exactly its
+own gradient.
 
 Conventions
-- Update: p <- p - lr_e * (grad_e + wd_e * p) for every parameter, weights and biases alike.
+- Update: p <- p - lr_e * (grad_e + wd_e * p) for every parameter, weights and biases alike,
+  where grad_e is the gradient of loss_e + beta_e * ||theta_e||_2 (norm penalty over all
+  parameters, Feng, Zhang & Tu 2023); then p <- p + noise_e * xi with xi ~ N(0, 1)
+  (Langevin dynamics at temperature T: noise_e = sqrt(2 lr_e T)); then, if a mixing matrix M
+  is given, p_e <- sum_f M_ef p_f (gossip or synchronous averaging between learners).
+- Dropout p_e: inverted dropout on the first hidden layer during updates only; the
+  full-training-set losses are evaluated without it.
+- Randomness (reshuffles, dropout masks, noise) of member e comes from its own generator
+  seeded by seeds[e], and a member draws only what it uses, so without mixing a member
+  trained inside an ensemble is the same network as trained alone.
 - Divergence: a member whose loss (the training-batch loss at the start of a step, the
   full-training-set loss at a recorded step) is non-finite or above diverge_threshold,
   or whose final parameters are non-finite, is marked diverged at that step k (= after
@@ -100,6 +110,26 @@ def _rows(T, idx, shared):
     return T.index_select(0, idx.flatten()).view(E, B, *T.shape[1:])  # faster than T[idx]
 
 
+def _keep_mask(rates, gens, B, width, dtype):
+    """Inverted-dropout multipliers (E, B, width); member e draws from its generator only if rate_e > 0."""
+    masks = [torch.ones(B, width, dtype=dtype) if p == 0 else
+             (torch.rand(B, width, generator=g, dtype=dtype) >= p).to(dtype) / (1 - p)
+             for p, g in zip(rates.tolist(), gens)]
+    return torch.stack(masks)
+
+
+def _member_noise(stds, gens, p):
+    """Gaussian noise shaped like the stacked parameter p; member e draws only if stds_e > 0."""
+    return torch.stack([torch.zeros(p.shape[1:], dtype=p.dtype) if s == 0 else
+                        s * torch.randn(p.shape[1:], generator=g, dtype=p.dtype)
+                        for s, g in zip(stds.tolist(), gens)])
+
+
+def _norms(params):
+    """||theta_e||_2 over all parameters of each member, (E,)."""
+    return torch.sqrt(sum(p.flatten(1).square().sum(1) for p in params))
+
+
 def _fingerprint(arch, params, X, Y, hyper) -> str:
     h = hashlib.sha256(repr((arch, hyper)).encode())
     for t in [*params, X, Y]:
@@ -110,7 +140,8 @@ def _fingerprint(arch, params, X, Y, hyper) -> str:
 
 def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_size=None, loss="mse",
           seeds=None, record_at=(), metrics=None, progress=None, checkpoint=None, checkpoint_every=1000,
-          diverge_threshold=1e8) -> TrainResult:
+          diverge_threshold=1e8, dropout=0.0, norm_penalty=0.0, noise_std=0.0, mixing=None,
+          observe=None) -> TrainResult:
     """Train an ensemble with plain (minibatch) SGD for `steps` updates; see the module docstring.
 
     X: (N, d_in) shared or (E, N, d_in) per member; Y: (N, d_out)/(N,) or (E, N, d_out)/(E, N),
@@ -119,6 +150,9 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
     seeds[e] (default 0..E-1) every epoch and drops the last incomplete batch.
     record_at: steps where history["loss"] (full training set) and metrics(params, step) -> {name: (E,)}
     are stored; metrics gets the live parameters: read them, never modify them.
+    dropout, norm_penalty, noise_std: float or one value per member; mixing: (E, E) row-stochastic
+    matrix, block diagonal over independent groups of learners (a diverged learner poisons its group).
+    observe(params, k): called after every update k = 1..steps with the live parameters (read only).
     progress: file for a tqdm bar. checkpoint: path written every checkpoint_every steps, resumed
     from when its fingerprint (arch, data, initial params, hyperparameters) matches, deleted at the end.
     """
@@ -128,6 +162,14 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
     X, Y = _prepare_data(arch, X, Y, E, loss, dtype)
     N = X.shape[-2]
     lr, wd = _per_member(lr, E, "lr", dtype), _per_member(weight_decay, E, "weight_decay", dtype)
+    drop, beta = _per_member(dropout, E, "dropout", dtype), _per_member(norm_penalty, E, "norm_penalty", dtype)
+    noise = _per_member(noise_std, E, "noise_std", dtype)
+    if not ((drop >= 0) & (drop < 1)).all():
+        raise ValueError(f"dropout must lie in [0, 1), got {drop.tolist()}")
+    if mixing is not None:
+        mixing = torch.as_tensor(mixing, dtype=dtype)
+        if mixing.shape != (E, E):
+            raise ValueError(f"mixing must be ({E}, {E}), got {tuple(mixing.shape)}")
     seeds = list(range(E)) if seeds is None else [int(s) for s in seeds]
     if batch_size is not None and not (len(seeds) == E and 0 < batch_size <= N):
         raise ValueError(f"need {E} seeds and 0 < batch_size <= N={N}, got {len(seeds)}, {batch_size}")
@@ -136,7 +178,7 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
         raise ValueError(f"record_at must lie in [0, {steps}]")
     row_of = {s: i for i, s in enumerate(record)}
     y_shared_dim = 1 if loss == "cross_entropy" else 2
-    use_wd = bool(wd.any())
+    use_wd, use_drop, use_beta, use_noise = bool(wd.any()), bool(drop.any()), bool(beta.any()), bool(noise.any())
 
     # ---- state: everything a checkpoint must hold to continue bitwise identically
     params = [p.detach().clone().requires_grad_(True) for p in params]
@@ -145,7 +187,8 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
     history = {"loss": torch.full((len(record), E), float("nan"), dtype=torch.float64)}  # name -> (R, E)
     diverged_step = torch.full((E,), -1, dtype=torch.int64)
     start = 0
-    hyper = (steps, lr.tolist(), wd.tolist(), batch_size, loss, seeds, record, float(diverge_threshold))
+    hyper = (steps, lr.tolist(), wd.tolist(), batch_size, loss, seeds, record, float(diverge_threshold),
+             drop.tolist(), beta.tolist(), noise.tolist(), None if mixing is None else mixing.tolist())
     fingerprint = _fingerprint(arch, params, X, Y, hyper) if checkpoint else None
 
     if checkpoint and os.path.exists(checkpoint):
@@ -198,16 +241,24 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
                 idx = perms[:, pos:pos + batch_size]
                 pos += batch_size
                 xb, yb = _rows(X, idx, X.dim() == 2), _rows(Y, idx, Y.dim() == y_shared_dim)
-            losses = reduce_losses(sample_losses(forward(arch, params, xb), yb, loss), loss)
-            grads = torch.autograd.grad(losses.sum(), params)
+            keep = _keep_mask(drop, gens, xb.shape[-2], arch.widths[1], dtype) if use_drop else None
+            losses = reduce_losses(sample_losses(forward(arch, params, xb, keep), yb, loss), loss)
+            objective = losses + beta * _norms(params) if use_beta else losses
+            grads = torch.autograd.grad(objective.sum(), params)
             with torch.no_grad():
                 for p, g in zip(params, grads):  # p -= lr_e * (g + wd_e * p), in place on the fresh g
                     shape = (E,) + (1,) * (p.dim() - 1)
                     if use_wd:
                         g.addcmul_(p, wd.view(shape))
                     p.addcmul_(g, lr.view(shape), value=-1)
+                    if use_noise:
+                        p.add_(_member_noise(noise, gens, p))
+                    if mixing is not None:
+                        p.copy_((mixing @ p.flatten(1)).view_as(p))
             mark_diverged(~torch.isfinite(losses.detach()) | (losses.detach() > diverge_threshold), step)
             bar.update(1)
+            if observe is not None:
+                observe([p.detach() for p in params], step + 1)
 
         if step in row_of:
             dead = (diverged_step >= 0) & (diverged_step <= step)

@@ -52,6 +52,11 @@ def _orthogonal(gen, d_out, d_in):
     return (q if d_out >= d_in else q.T).float()
 
 
+def _torch_default(gen, d_out, d_in):
+    """nn.Linear's default: U(-1/sqrt(d_in), 1/sqrt(d_in)) (Kaiming-uniform with a = sqrt(5))."""
+    return (2 * torch.rand(d_out, d_in, generator=gen) - 1) / math.sqrt(d_in)
+
+
 def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian") -> list[torch.Tensor]:
     """Stacked parameters [W1, (b1), W2, (b2), ...] of an ensemble of E = len(seeds) members.
 
@@ -61,7 +66,8 @@ def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian") -> list[tor
     init_scale: float or one float per member; multiplies every weight matrix of that member.
     scheme "gaussian": entries N(0, gain^2 / d_in) with gain sqrt(2) for relu (He) and
         1 for tanh and linear (LeCun); scheme "orthogonal": Haar-random (semi-)orthogonal
-        matrices, all singular values exactly init_scale (no activation gain).
+        matrices, all singular values exactly init_scale (no activation gain); scheme
+        "torch_default": nn.Linear's uniform init U(-1/sqrt(d_in), 1/sqrt(d_in)) times init_scale.
     """
     seeds = [int(s) for s in seeds]
     scales = [float(init_scale)] * len(seeds) if _is_scalar(init_scale) else [float(s) for s in init_scale]
@@ -77,6 +83,8 @@ def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian") -> list[tor
                 w = _gaussian(gen, d_out, d_in, gain)
             elif scheme == "orthogonal":
                 w = _orthogonal(gen, d_out, d_in)
+            elif scheme == "torch_default":
+                w = _torch_default(gen, d_out, d_in)
             else:
                 raise ValueError(f"unknown init scheme {scheme!r}")
             layers.append(w * scale)
@@ -101,8 +109,12 @@ def _linear(h, w, b):
     return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
 
-def forward(arch: MLP, params, x) -> torch.Tensor:
-    """x: (B, d_in) shared by all members or (E, B, d_in) per member -> (E, B, d_out)."""
+def forward(arch: MLP, params, x, keep_mask=None) -> torch.Tensor:
+    """x: (B, d_in) shared by all members or (E, B, d_in) per member -> (E, B, d_out).
+
+    keep_mask: optional (E, B, h1) multiplier applied to the first hidden layer's activity
+    (inverted dropout: 0 or 1/(1-p)); None at evaluation.
+    """
     act = ACTIVATIONS[arch.activation]
     step = 2 if arch.bias else 1
     h = x
@@ -112,4 +124,6 @@ def forward(arch: MLP, params, x) -> torch.Tensor:
         h = _linear(h, w, b)
         if layer < arch.depth - 1:
             h = act(h)
+            if layer == 0 and keep_mask is not None:
+                h = h * keep_mask
     return h

@@ -32,6 +32,10 @@ def test_shipped_scales_are_valid(root, scale):
     (lambda c: c["deep_linear"]["spectrum"]["example"].update(aspect=2.0), "key deep_linear.spectrum.example.aspect"),
     (lambda c: c["deep_linear"]["dynamics"]["depths"][0].update(lr=-1), "key deep_linear.dynamics.depths.0.lr"),
     (lambda c: c["deep_linear"].pop("transfer"), "missing key deep_linear.transfer"),
+    (lambda c: c["activity_weight_duality"]["multilearner"].update(learners=3),
+     "key activity_weight_duality.multilearner.learners"),
+    (lambda c: c["activity_weight_duality"]["sweeps"].update(dropout=[0.0, 1.0]),
+     "key activity_weight_duality.sweeps.dropout"),
     (lambda c: c.update(max_threads=0), "key max_threads"),
     (lambda c: c.update(scale="huge"), "key scale"),
 ])

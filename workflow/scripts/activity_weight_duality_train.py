@@ -1,0 +1,52 @@
+"""Rule activity_weight_duality_train: every setting of one job x seeds as one ensemble, trained to
+the demo's fit criterion, then the activity-weight analysis of each trained network.
+
+A job shares batch size and training set (n_per_class, rho); its members differ in lr, init
+scale, dropout and norm penalty (per member in spdl.engine) and in seed. Seed s gives the same
+initial directions, minibatch order and wrong labels in every setting (paired comparisons).
+"""
+import numpy as np
+import torch
+
+from spdl import activity_weight_duality as awd
+from spdl.datasets import load
+from spdl.io import save_npz
+from spdl.jobs import start_job
+from spdl.models import MLP, init_params
+
+smk = snakemake  # noqa: F821
+log = start_job(smk)
+cfg, job = smk.params.cfg, smk.wildcards.job
+data = load(smk.input.data)
+
+group = [s for s in awd.settings(cfg) if s["job"] == job]
+B, n, rho, S = group[0]["batch_size"], group[0]["n_per_class"], group[0]["rho"], cfg["seeds"]
+members = [(s, seed) for s in group for seed in range(S)]
+sets = [awd.training_set(data["y_train"], n, rho, cfg["split_seed"], 1000 + seed) for seed in range(S)]
+correct = sets[0]["correct"]
+X = torch.tensor(data["x_train"][sets[0]["idx"]])
+Y = torch.tensor(np.stack([sets[seed]["labels"] for _, seed in members])) if rho > 0 else torch.tensor(sets[0]["labels"])
+x_test, y_test = data["x_test"][:cfg["n_test"]], data["y_test"][:cfg["n_test"]]
+x_cor, y_cor = X[torch.tensor(correct)].numpy(), sets[0]["labels"][correct]
+
+H = cfg["hidden"]
+arch = MLP((X.shape[1], H, H, 10), activation="relu", bias=False)
+params = init_params(arch, [seed for _, seed in members], init_scale=[s["init_scale"] for s, _ in members],
+                     scheme="torch_default")
+print(f"job {job}: {len(group)} settings x {S} seeds, N = {len(X)} ({int((~correct).sum())} mislabeled), B = {B}")
+fit = awd.train_to_fit(arch, params, X, Y, correct, lr=[s["lr"] for s, _ in members], batch_size=B,
+                       seeds=[seed for _, seed in members], stop=cfg["stop"],
+                       dropout=[s["dropout"] for s, _ in members],
+                       norm_penalty=[s["norm_penalty"] for s, _ in members], penalty_epochs=cfg["penalty_epochs"],
+                       checkpoint=f"results/checkpoints/activity_weight_duality/{job}.pt", progress=log)
+
+pair = awd.nearest_same_label(x_test, y_test, x_cor, y_cor)
+res = awd.analyse_networks(fit["params"], x_cor, y_cor, x_test, y_test, pair, sharp=cfg["sharp_directions"],
+                           exact_max=cfg["hessian"]["exact_max_weights"], lanczos_k=cfg["hessian"]["lanczos_k"])
+for e, (s, seed) in enumerate(members):
+    print(f"{s['name']} seed {seed}: epochs {fit['stopped'][e]}, gap {res['gap'][e]:.4f}, "
+          f"estimate {res['estimate'][e]:.4f}" + (" (diverged)" if res["diverged"][e] else ""))
+last = fit["loss"][np.clip(fit["stopped"], 0, None), np.arange(len(members))]
+save_npz(smk.output[0], setting=np.array([s["name"] for s, _ in members]), seed=np.array([sd for _, sd in members]),
+         epochs=fit["stopped"], final_loss=last, fitted=last < cfg["stop"]["loss"],
+         loss_curve=fit["loss"], acc_curve=fit["acc"], pair=pair, **res)

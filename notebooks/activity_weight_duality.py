@@ -65,6 +65,8 @@ claims = ClaimBook("activity_weight_duality", scale)
 SYMBOL = {"batch_size": "$B$", "lr": "learning rate", "init_scale": "init scale $s$", "dropout": "dropout $d$",
           "norm_penalty": r"norm penalty $\beta$", "rho": r"mislabel fraction $\rho$",
           "n_per_class": "training samples per class"}
+SHORT = {"batch_size": "$B$", "lr": "lr", "init_scale": "$s$", "dropout": "$d$", "norm_penalty": r"$\beta$",
+         "rho": r"$\rho$", "n_per_class": "$n$/class"}
 jobs = {k: load_npz(v) for k, v in inputs.items() if k.startswith("job_")}
 multi = load_npz(inputs["multilearner"])
 SCALARS = ["epochs", "final_loss", "fitted", "diverged", "train_loss", "test_loss", "gap", "estimate", "sigma_part",
@@ -151,7 +153,7 @@ claims.check("sigma_g_tracks_sharpness", "fig2_sharpness",
 
 # %% [markdown]
 # ## Fig. 3 — the size factor $\sigma_{w,n}$
-# Cumulative $\sum_{m\le n}\sigma_{w,m}^2 / \sum_m \sigma_{w,m}^2$ (left) and $\sigma_{w,n}$ (right)
+# Cumulative $\sum_{m\le n}\sigma_{w,m}^2$ (left; its end is $\sigma_w^2$, the size factor of Fig. 7) and $\sigma_{w,n}$ (right)
 # for the init-scale and norm-penalty sweeps (means over seeds), which change the size of the
 # solution. No claim here; the size claims are in Fig. 7.
 
@@ -162,14 +164,14 @@ for hp, ls in (("init_scale", "-"), ("norm_penalty", "--")):
     names = awd.sweep_members(cfg, hp)
     for i, name in enumerate(names):
         d = direction_rows(((runs.setting == name).to_numpy() & ok), keys=("sigma_w",))
-        cum = np.cumsum(d.sigma_w ** 2) / np.sum(d.sigma_w ** 2)
+        cum = np.cumsum(d.sigma_w ** 2)
         label = f"{SYMBOL[hp]} = {settings[name][hp]:g}"
         color = plt.cm.viridis(i / max(1, len(names) - 1))
         axes[0].plot(d.n, cum, ls=ls, color=color, label=label)
         axes[1].plot(d.n, d.sigma_w, ls=ls, color=color)
         data += [dict(sweep=hp, value=settings[name][hp], n=n, sigma_w=s, cumulative=c)
                  for n, s, c in zip(d.n, d.sigma_w, cum)]
-axes[0].set(xscale="log", xlabel="$n$", ylabel=r"cumulative $\sigma_{w,n}^2$ fraction")
+axes[0].set(xscale="log", xlabel="$n$", ylabel=r"$\sum_{m \leq n}\sigma_{w,m}^2$")
 axes[1].set(xscale="log", yscale="log", xlabel="$n$", ylabel=r"$\sigma_{w,n}$")
 axes[0].legend(frameon=False, fontsize=7, ncol=2)
 save_figure(fig, pd.DataFrame(data), figdir, "fig3_size")
@@ -318,8 +320,8 @@ for i, (key, label) in enumerate((("sigma_g_total", r"$\sigma_g$ (sharpness)"), 
                                   ("sigma_part", r"$\Delta L$"))):
     ax.bar(xs + (i - 1) * 0.27, factors[key], width=0.27, label=label)
 ax.axhline(0, color="k", lw=0.6)
-ax.set_xticks(xs, [f"{SYMBOL[h]}\n{cfg['sweeps'][h][0]:g} → {cfg['sweeps'][h][-1]:g}" for h in factors.index],
-              fontsize=7)
+ax.set_xticks(xs, [f"{SHORT[h]}\n{cfg['sweeps'][h][0]:g} → {cfg['sweeps'][h][-1]:g}" for h in factors.index],
+              fontsize=8)
 ax.set(ylabel=r"$\ln$(last / first), mean over seeds")
 ax.legend(frameon=False)
 save_figure(fig, factors.reset_index(), figdir, "fig7_factors")

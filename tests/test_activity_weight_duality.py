@@ -173,7 +173,7 @@ def test_interrupted_fit_resumes_identically(tmp_path):
     correct = np.ones(len(Y), bool)
     reference = awd.train_to_fit(arch, params, X, Y, correct, **kw)
 
-    class Interrupt:  # "Ctrl-C" when epoch 20 is reported, after its checkpoint was written
+    class Interrupt:  # "Ctrl-C" when epoch 20 is reported, after the checkpoint of epoch 20 was written
         def write(self, text):
             if text.startswith("epoch 20"):
                 raise KeyboardInterrupt
@@ -184,7 +184,7 @@ def test_interrupted_fit_resumes_identically(tmp_path):
 
     ckpt = tmp_path / "fit.pt"
     with pytest.raises(KeyboardInterrupt):
-        awd.train_to_fit(arch, params, X, Y, correct, checkpoint=ckpt, progress=Interrupt(), **kw)
+        awd.train_to_fit(arch, params, X, Y, correct, checkpoint=ckpt, checkpoint_every_s=0, progress=Interrupt(), **kw)
     assert ckpt.exists()
     resumed = awd.train_to_fit(arch, params, X, Y, correct, checkpoint=ckpt, **kw)
     assert not ckpt.exists()

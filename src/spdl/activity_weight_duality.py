@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 
 import numpy as np
 import torch
@@ -123,7 +124,7 @@ def epoch_seeds(seeds, epoch: int) -> list[int]:
 
 def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds, stop: dict, dropout=0.0,
                  norm_penalty=0.0, penalty_epochs=0, groups=None, mixing=None, steps_per_epoch=None,
-                 checkpoint=None, progress=None) -> dict:
+                 checkpoint=None, checkpoint_every_s=60.0, progress=None) -> dict:
     """SGD epoch by epoch until every member meets the stopping rule or max_epochs ("Demo setup").
 
     Y: labels (N,) shared or (E, N) per member; correct (N,) bool marks the correctly labeled
@@ -132,9 +133,10 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     the first penalty_epochs only. Multi-learner training: groups (E,) labels learners that form
     one model, mixing (E, E) their averaging matrix; a group is judged (and stops) on its learners'
     mean network, and an epoch is steps_per_epoch updates. The state is saved to `checkpoint`
-    after every epoch and resumed from when its fingerprint matches.
-    Returns params (final stacked), loss and acc histories (epochs + 1, units), stopped (units,)
-    = epoch at which each unit stopped.
+    at an epoch boundary every checkpoint_every_s seconds and resumed from when its fingerprint
+    matches (epochs are deterministic, so where it was saved does not change the result).
+    Returns params (final stacked), loss and acc histories (epochs + 1, units; NaN once a unit
+    stopped), stopped (units,) = epoch at which each unit stopped.
     """
     E = params[0].shape[0]
     per = lambda v: torch.as_tensor(np.broadcast_to(np.asarray(v, dtype=np.float64), (E,)).copy())  # noqa: E731
@@ -150,65 +152,73 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
              steps_per_epoch)
     fingerprint = _fingerprint(arch, params, X, Y, hyper)
 
-    state = dict(params=[p.detach().clone() for p in params], epoch=0, loss=[], acc=[],
-                 stopped=torch.full((len(unit_ids),), -1, dtype=torch.int64))
+    U, T = len(unit_ids), stop["max_epochs"] + 1
+    state = dict(params=[p.detach().clone() for p in params], epoch=0, stopped=torch.full((U,), -1),
+                 loss=torch.full((T, U), torch.nan, dtype=torch.float64), acc=torch.full((T, U), torch.nan,
+                                                                                     dtype=torch.float64))
     if checkpoint and os.path.exists(checkpoint):
         saved = torch.load(checkpoint, weights_only=True)
         if saved["fingerprint"] == fingerprint:
             state = saved["state"]
             print(f"resumed from checkpoint {checkpoint} at epoch {state['epoch']}", file=progress, flush=True)
+    saved_at = time.monotonic()
     while True:
-        if checkpoint:  # parameters after `epoch` epochs and the histories before them
+        ep = state["epoch"]
+        if checkpoint and time.monotonic() - saved_at >= checkpoint_every_s:  # params after `ep` epochs
             with atomic_path(checkpoint) as tmp:
                 torch.save({"fingerprint": fingerprint, "state": state}, tmp)
-        loss, acc = _unit_metrics(arch, state["params"], Xc, Yc, groups, unit_ids)
-        live = state["stopped"] < 0
-        state["loss"].append(torch.where(live, loss, torch.nan))
-        state["acc"].append(torch.where(live, acc, torch.nan))
-        done = fit_reached(torch.stack(state["loss"]).numpy(), torch.stack(state["acc"]).numpy(), stop)
-        done = torch.as_tensor(done) | ~torch.isfinite(loss)  # a diverged member stops too
-        if state["epoch"] >= stop["max_epochs"]:
-            done[:] = True
-        state["stopped"][live & done] = state["epoch"]
-        if progress is not None and state["epoch"] % 20 == 0:
-            print(f"epoch {state['epoch']}: {int((state['stopped'] < 0).sum())} of {len(unit_ids)} still "
-                  f"training, median loss {np.nanmedian(state['loss'][-1].numpy()):.3g}", file=progress, flush=True)
+            saved_at = time.monotonic()
+        live = torch.nonzero(state["stopped"] < 0).flatten()
+        loss, acc = _unit_metrics(arch, state["params"], Xc, Yc, groups, unit_ids[live.numpy()])
+        state["loss"][ep, live], state["acc"][ep, live] = loss, acc
+        window = slice(max(0, ep + 1 - stop["window"]), ep + 1)
+        done = torch.as_tensor(fit_reached(state["loss"][window, live].numpy(), state["acc"][window, live].numpy(),
+                                           stop))
+        done |= ~torch.isfinite(loss) | (ep >= stop["max_epochs"])  # a diverged member stops too
+        state["stopped"][live[done]] = ep
+        if progress is not None and ep % 20 == 0:
+            print(f"epoch {ep}: {int((state['stopped'] < 0).sum())} of {U} still training, "
+                  f"median loss {loss.median().item():.3g}", file=progress, flush=True)
         active_units = unit_ids[(state["stopped"] < 0).numpy()]
         if len(active_units) == 0:
             break
         active = np.flatnonzero(np.isin(groups, active_units))
         idx = torch.as_tensor(active)
-        penalty = norm_penalty[idx] if state["epoch"] < penalty_epochs else 0.0
+        penalty = norm_penalty[idx] if ep < penalty_epochs else 0.0
         res = train(arch, [p[idx] for p in state["params"]], X, Y if Y.dim() == 1 else Y[idx],
                     steps=steps_per_epoch, lr=lr[idx], batch_size=batch_size, loss="cross_entropy",
-                    seeds=epoch_seeds(seeds[active], state["epoch"]), dropout=dropout[idx], norm_penalty=penalty,
+                    seeds=epoch_seeds(seeds[active], ep), dropout=dropout[idx], norm_penalty=penalty,
                     mixing=None if mixing is None else torch.as_tensor(mixing)[idx][:, idx])
         for p, new in zip(state["params"], res.params):
             p[idx] = new
-        state["epoch"] += 1
+        state["epoch"] = ep + 1
     if checkpoint and os.path.exists(checkpoint):
         os.remove(checkpoint)
-    return dict(params=state["params"], loss=torch.stack(state["loss"]).numpy(),
-                acc=torch.stack(state["acc"]).numpy(), stopped=state["stopped"].numpy())
+    last = int(state["stopped"].max())
+    return dict(params=state["params"], loss=state["loss"][:last + 1].numpy(), acc=state["acc"][:last + 1].numpy(),
+                stopped=state["stopped"].numpy())
 
 
 @torch.no_grad()
-def _unit_metrics(arch, params, Xc, Yc, groups, unit_ids):
-    """Correct-train loss and accuracy of every unit's network (the mean of its learners)."""
-    merged = unit_networks(params, groups, unit_ids)
+def _unit_metrics(arch, params, Xc, Yc, groups, units):
+    """Correct-train loss and accuracy of the given units' networks (the mean of their learners)."""
+    merged = unit_networks(params, groups, units)
+    if Yc.dim() == 2:  # labels per member, one member per unit
+        Yc = Yc[torch.as_tensor([int(np.flatnonzero(groups == u)[0]) for u in units])]
     out = forward(arch, merged, Xc)
     loss = F.cross_entropy(out.transpose(1, 2), Yc.expand(out.shape[:2]), reduction="none").mean(1)
     return loss.double(), (out.argmax(-1) == Yc).double().mean(1)
 
 
-def unit_networks(params, groups, unit_ids=None):
-    """Stacked networks of the units: the mean of each group's learners (one member = itself)."""
+def unit_networks(params, groups, units=None):
+    """Stacked networks of the units (all by default): the mean of each group's learners."""
     groups = np.asarray(groups)
-    unit_ids = np.unique(groups) if unit_ids is None else unit_ids
-    if len(unit_ids) == len(groups):
-        return params
-    return [torch.stack([p[torch.as_tensor(np.flatnonzero(groups == u))].mean(0) for u in unit_ids])
-            for p in params]
+    units = np.unique(groups) if units is None else np.asarray(units)
+    members = [torch.as_tensor(np.flatnonzero(groups == u)) for u in units]
+    if all(len(m) == 1 for m in members):
+        idx = torch.cat(members)
+        return [p[idx] for p in params]
+    return [torch.stack([p[m].mean(0) for m in members]) for p in params]
 
 
 def ring_mixing(K: int) -> torch.Tensor:

@@ -295,11 +295,15 @@ def lanczos_top_eigs(hvp, n: int, k: int, seed: int = 0):
 
 
 def hessian_vector_product(W, W3, a, y):
-    """v -> H v for the mean loss over (a, y) with respect to W (forward-over-reverse)."""
-    def grad(w_flat):
-        return torch.func.grad(lambda w: head_losses(w.view_as(W), W3, a, y).mean())(w_flat)
-    w = W.flatten()
-    return lambda v: torch.func.jvp(grad, (w,), (v,))[1]
+    """v -> H v for the mean loss over (a, y) with respect to W (double backpropagation)."""
+    with torch.enable_grad():
+        w = W.detach().clone().requires_grad_(True)
+        grad = torch.autograd.grad(head_losses(w, W3, a, y).mean(), w, create_graph=True)[0].flatten()
+
+    def hvp(v):
+        with torch.enable_grad():
+            return torch.autograd.grad(grad, w, v.to(grad.dtype), retain_graph=True)[0].flatten()
+    return hvp
 
 
 def decompose(dW, dl, V):

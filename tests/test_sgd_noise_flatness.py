@@ -1,0 +1,143 @@
+"""spdl.sgd_noise_flatness: flatness, PCA, exponent fit, temperatures, and the valley theory vs simulation."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from spdl import sgd_noise_flatness as snf
+from spdl.engine import full_loss, train
+from spdl.models import MLP, init_params
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny networks: one torch thread avoids oversubscription on a busy machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_flatness_of_quadratic_profiles_is_analytic():
+    a = torch.tensor([0.5, 2.0, 50.0], dtype=torch.float64)
+    L0 = 1e-3
+    F, l0 = snf.flatness(lambda d: L0 + 0.5 * a * d**2, 3)
+    expected = 2 * torch.sqrt(2 * (math.e - 1) * L0 / a)
+    assert torch.allclose(l0, torch.full((3,), L0, dtype=torch.float64))
+    assert torch.allclose(F, expected, rtol=1e-4)
+
+
+def test_flatness_of_asymmetric_profile_and_no_crossing():
+    # L = L0 exp(d) on d > 0 crosses e L0 at d = 1; flat for d < 0 up to d_max -> inf width
+    F, _ = snf.flatness(lambda d: 1e-3 * torch.exp(torch.clamp(d, min=0.0)), 1, d_max=50.0)
+    assert torch.isinf(F).all()
+    F, _ = snf.flatness(lambda d: 1e-3 * torch.exp(d.abs() * torch.where(d > 0, 1.0, 0.5)), 1)
+    assert F.item() == pytest.approx(1.0 + 2.0, rel=1e-4)
+
+
+def test_pca_recovers_known_covariance(one_thread):
+    gen = torch.Generator().manual_seed(0)
+    sd = torch.tensor([10.0, 5.0, 3.0, 2.0, 1.0] + [0.1] * 45, dtype=torch.float64)
+    q, _ = torch.linalg.qr(torch.randn(50, 50, generator=gen, dtype=torch.float64))
+    x = (torch.randn(20000, 50, generator=gen, dtype=torch.float64) * sd) @ q.T + 3.0
+    mean, var, comps, total = snf.pca(x, 5)
+    assert torch.allclose(var, sd[:5] ** 2, rtol=0.05)
+    assert torch.allclose((comps @ q[:, :5]).abs().diagonal(), torch.ones(5, dtype=torch.float64), atol=0.02)
+    assert total == pytest.approx(float((sd**2).sum()), rel=0.03)
+    assert torch.allclose(mean, torch.full((50,), 3.0, dtype=torch.float64), atol=0.1)
+
+
+def test_fit_exponent_recovers_known_psi():
+    rng = np.random.default_rng(1)
+    F = np.geomspace(0.1, 10, 80)
+    var = 3.0 * F**-4.0 * np.exp(0.1 * rng.standard_normal(80))
+    psi, amp = snf.fit_exponent(np.r_[F, np.inf], np.r_[var, 1.0])  # non-finite entries are ignored
+    assert psi == pytest.approx(4.0, abs=0.05)
+    assert amp == pytest.approx(np.log(3.0), abs=0.05)
+
+
+def test_correlation_time_white_and_ar1():
+    rng = np.random.default_rng(2)
+    white = torch.tensor(np.cumsum(rng.standard_normal((200000, 1)), 0))
+    assert snf.correlation_time(white).item() == pytest.approx(1.0, abs=0.05)
+    phi, e = 0.6, rng.standard_normal(200000)
+    x = np.zeros_like(e)
+    for t in range(1, len(e)):
+        x[t] = phi * x[t - 1] + e[t]
+    tau = snf.correlation_time(torch.tensor(np.cumsum(x)[:, None])).item()
+    assert tau == pytest.approx((1 + phi) / (1 - phi), rel=0.1)
+
+
+def test_langevin_noise_temperature_measured_equals_set(one_thread):
+    """Engine noise sqrt(2 lr T) with zero gradient (zero inputs): every direction has T_i = T."""
+    arch = MLP((3, 10, 10, 2), activation="relu", bias=False)
+    params = init_params(arch, [0, 1])
+    X, Y = torch.zeros(10, 3), torch.zeros(10, dtype=torch.int64)
+    lr, T, steps = 0.1, 1e-4, 800
+    rec = snf.WindowRecorder(params, 1, steps)
+    train(arch, params, X, Y, steps=steps, lr=lr, loss="cross_entropy", noise_std=math.sqrt(2 * lr * T), observe=rec)
+    assert snf.mean_temperature(rec.traj[0], lr) == pytest.approx(T, rel=0.02)
+    comps, _ = torch.linalg.qr(torch.randn(100, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64))
+    temp = snf.noise_temperature(snf.project(rec.traj[1], rec.traj[1].double().mean(0), comps.T), lr)
+    assert torch.allclose(temp, torch.full_like(temp, T), rtol=0.2)  # 800 steps: sampling error ~5%
+
+
+def test_layer_loss_matches_engine_full_loss(one_thread):
+    arch = MLP((6, 5, 4, 3), activation="relu", bias=False)
+    params = init_params(arch, [3])
+    gen = torch.Generator().manual_seed(0)
+    X, Y = torch.randn(40, 6, generator=gen), torch.randint(0, 3, (40,), generator=gen)
+    W = params[1][0] + 0.3 * torch.randn(2, 4, 5, generator=gen)
+    got = snf.layer_loss_fn(arch, [p[0] for p in params], 1, X, Y, chunk=16)(W)
+    for k in range(2):
+        ref = full_loss(arch, [params[0], W[k:k + 1], params[2]], X, Y, "cross_entropy")
+        assert got[k].item() == pytest.approx(ref.item(), rel=1e-5)
+
+
+def test_valley_geometry():
+    delta = np.array([-3.0, 0.0, 0.5, 4.0])
+    w1, w2 = snf.valley_point(delta, 1.5)
+    assert np.allclose(w1 * w2, 1.5) and np.allclose(w1**2 - w2**2, delta)
+    assert np.allclose(snf.curvature(delta, 1.5), w1**2 + w2**2)
+
+
+def test_stationary_density_matches_long_simulation():
+    """Fokker-Planck law of delta vs an independent simulation of SGD + isotropic noise."""
+    c, lr, B, sigma, T = 1.0, 0.1, 10, 1.0, 1e-3
+    w1, w2 = snf.valley_point(np.zeros(400), c)
+    r = snf.simulate_valley(w1, w2, lr=lr, batch=B, sigma=sigma, c=c, temp=T, steps=6000, seed=7, record_every=500)
+    x = (r["w1"] ** 2 - r["w2"] ** 2)[6:].ravel()
+    grid = np.linspace(-10, 10, 4001)
+    cdf = np.cumsum(snf.stationary_density(grid, c, lr, B, sigma, T)) * (grid[1] - grid[0])
+    ks = np.max(np.abs(np.searchsorted(np.sort(x), grid) / len(x) - cdf))
+    assert ks < 1.63 / np.sqrt(400) + 0.02
+
+
+def test_sgd_contracts_delta_at_predicted_rate_and_isotropic_diffuses():
+    c, lr, B, sigma, d0 = 1.0, 0.2, 5, 1.0, 3.0
+    w1, w2 = snf.valley_point(np.full(300, d0), c)
+    d_f = 1.0
+    t_th = snf.flat_time(d0, d_f, c, lr, B, sigma)
+    r = snf.simulate_valley(w1, w2, lr=lr, batch=B, sigma=sigma, c=c, temp=0.0, steps=int(3 * t_th), seed=3)
+    t = snf.first_passage(r["steps"], np.abs(r["w1"] ** 2 - r["w2"] ** 2), d_f)
+    assert np.nanmedian(t) == pytest.approx(t_th, rel=0.1)
+    iso = snf.simulate_valley(w1, w2, lr=lr, batch=np.inf, sigma=sigma, c=c, temp=1e-3, steps=int(t_th), seed=4)
+    delta = iso["w1"][-1] ** 2 - iso["w2"][-1] ** 2
+    assert abs(np.mean(delta) - d0) < 4 * np.std(delta) / np.sqrt(len(delta))  # no drift along the valley
+
+
+def test_critical_lr_limits():
+    th = snf.critical_lr(2.0, 10)
+    assert th["mean_square"] == pytest.approx(2 / (2.0 * 1.2))
+    assert th["mean_square"] < th["lyapunov"]
+    assert snf.lyapunov(2.0 * th["lyapunov"], 10) == pytest.approx(0.0, abs=1e-6)
+    big = snf.critical_lr(2.0, 100000)  # no minibatch noise: GD's 2 / lambda
+    assert big["lyapunov"] == pytest.approx(1.0, rel=0.02) and big["mean_square"] == pytest.approx(1.0, rel=1e-3)
+
+
+def test_crossing_and_seed_interval():
+    assert snf.crossing([1, 2, 3], [0.0, 0.25, 0.75]) == pytest.approx(2.5)
+    assert np.isnan(snf.crossing([1, 2], [0.0, 0.1]))
+    m, lo, hi = snf.seed_interval([1.0, 2.0, 3.0])
+    assert m == 2.0 and lo < 2.0 < hi

@@ -1,0 +1,160 @@
+# SGD noise and flatness (Feng & Tu, PNAS 2021; Yang, Tang & Tu, PRL 2023).
+# pretrain_b{batch} (lr x seeds into the exploration phase) -> window_b{batch} (weights every step,
+# PCA, flatness); langevin = GD + isotropic noise control; valley = the PRL toy model;
+# notebooks/sgd_noise_flatness.py draws and checks.
+
+SNF_FIGURES = [
+    "fig1_learning_curve",
+    "fig2_pca_spectrum",
+    "fig3_loss_profiles",
+    "fig4_variance_flatness",
+    "fig5_langevin_control",
+    "fig6_temperature",
+    "fig7_valley_drift",
+    "fig8_valley_stationary",
+    "fig9_flat_time",
+    "fig10_critical_lr",
+]
+SNF_CFG = config["sgd_noise_flatness"]
+SNF_DATA = f"results/data/{SNF_CFG['dataset']}.npz"
+SNF_BATCHES = [str(b) for b in SNF_CFG["batch_size"]]
+SNF_WINDOWS = {f"sgd_b{b}": f"results/sgd_noise_flatness/sgd_b{b}.npz" for b in SNF_BATCHES}
+
+register_study("sgd_noise_flatness", SNF_FIGURES)
+
+
+wildcard_constraints:
+    batch="|".join(SNF_BATCHES),
+
+
+rule sgd_noise_flatness_pretrain:
+    """Train every lr x seed at one batch size into the exploration phase (checkpointed)."""
+    input:
+        data=SNF_DATA,
+    output:
+        "results/sgd_noise_flatness/pretrain_b{batch}.npz",
+    params:
+        cfg=SNF_CFG,
+    log:
+        log_path("sgd_noise_flatness", "pretrain_b{batch}"),
+    benchmark:
+        benchmark_path("sgd_noise_flatness", "pretrain_b{batch}")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    script:
+        "../scripts/sgd_noise_flatness_pretrain.py"
+
+
+rule sgd_noise_flatness_window:
+    """Figs. 1-4, 6: record the analysed layer every step; PCA, flatness, temperatures."""
+    input:
+        data=SNF_DATA,
+        pretrain="results/sgd_noise_flatness/pretrain_b{batch}.npz",
+    output:
+        "results/sgd_noise_flatness/sgd_b{batch}.npz",
+    params:
+        cfg=SNF_CFG,
+    log:
+        log_path("sgd_noise_flatness", "sgd_b{batch}"),
+    benchmark:
+        benchmark_path("sgd_noise_flatness", "sgd_b{batch}")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/sgd_noise_flatness_window.py"
+
+
+rule sgd_noise_flatness_langevin:
+    """Fig. 5: full-batch GD + isotropic noise at the main setting's matched temperature."""
+    input:
+        data=SNF_DATA,
+        pretrain=f"results/sgd_noise_flatness/pretrain_b{SNF_BATCHES[0]}.npz",
+        sgd=f"results/sgd_noise_flatness/sgd_b{SNF_BATCHES[0]}.npz",
+    output:
+        "results/sgd_noise_flatness/langevin.npz",
+    params:
+        cfg=SNF_CFG,
+    log:
+        log_path("sgd_noise_flatness", "langevin"),
+    benchmark:
+        benchmark_path("sgd_noise_flatness", "langevin")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=3000,
+        runtime=30,
+    script:
+        "../scripts/sgd_noise_flatness_langevin.py"
+
+
+rule sgd_noise_flatness_valley:
+    """Figs. 7-10: the PRL valley model, SGD vs isotropic noise, stationary law, flat time, critical lr."""
+    output:
+        "results/sgd_noise_flatness/valley.npz",
+    params:
+        cfg=SNF_CFG,
+    log:
+        log_path("sgd_noise_flatness", "valley"),
+    benchmark:
+        benchmark_path("sgd_noise_flatness", "valley")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    script:
+        "../scripts/sgd_noise_flatness_valley.py"
+
+
+rule sgd_noise_flatness_notebook:
+    """Loads every result, draws the figures, checks the claims."""
+    input:
+        notebook=notebook_source("sgd_noise_flatness"),
+        **SNF_WINDOWS,
+        pretrain=f"results/sgd_noise_flatness/pretrain_b{SNF_BATCHES[0]}.npz",
+        langevin="results/sgd_noise_flatness/langevin.npz",
+        valley="results/sgd_noise_flatness/valley.npz",
+    output:
+        ipynb="results/notebooks/sgd_noise_flatness.ipynb",
+        html=report("results/notebooks/sgd_noise_flatness.html", category="sgd_noise_flatness", subcategory="notebook"),
+        claims="results/claims/sgd_noise_flatness.json",
+        **figure_outputs("sgd_noise_flatness", SNF_FIGURES),
+    params:
+        study="sgd_noise_flatness",
+    log:
+        log_path("sgd_noise_flatness", "notebook"),
+    benchmark:
+        benchmark_path("sgd_noise_flatness", "notebook")
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=3000,
+        runtime=20,
+    script:
+        "../scripts/run_notebook.py"
+
+
+rule sgd_noise_flatness:
+    """Target: every figure and claim of the SGD noise and flatness study."""
+    input:
+        study_targets("sgd_noise_flatness"),
+
+
+for _fig in SNF_FIGURES:
+
+    rule:
+        name:
+            f"sgd_noise_flatness_{_fig.split('_')[0]}"
+        input:
+            [figure_path("sgd_noise_flatness", _fig, ext) for ext in ("png", "pdf", "csv")],

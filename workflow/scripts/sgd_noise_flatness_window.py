@@ -1,0 +1,36 @@
+"""Rule sgd_noise_flatness_window: record the analysed layer every SGD step over a window [PNAS].
+
+Continues the pretrained ensemble of one batch size for `window_steps` steps (same lr, batch;
+new minibatch order), records weight matrix `layer` of every member at every step, then runs
+spdl.sgd_noise_flatness.analyse_ensemble (PCA, flatness, temperatures, loss profiles).
+The window is not checkpointed: the recorded trajectory lives in memory, so an interrupted
+window restarts from the (saved) pretrained state.
+"""
+import numpy as np
+import torch
+
+from spdl import sgd_noise_flatness as snf
+from spdl.engine import train
+from spdl.io import load_npz, save_npz
+from spdl.jobs import record_schedule, start_job
+from spdl.models import MLP
+
+smk = snakemake  # noqa: F821
+log = start_job(smk)
+cfg = smk.params.cfg
+pre = load_npz(smk.input.pretrain)
+batch, lrs, seeds = int(pre["batch"]), pre["lr"], pre["seed"]
+X, Y = snf.training_set(smk.input.data, cfg["n_train"])
+arch = MLP((X.shape[1], *cfg["hidden"], 10), activation="relu", bias=False)
+params = [torch.tensor(pre[f"param{i}"]) for i in range(arch.depth)]
+steps = cfg["window_steps"]
+recorder = snf.WindowRecorder(params, cfg["layer"], steps)
+result = train(arch, params, X, Y, steps=steps, lr=lrs, batch_size=batch, loss="cross_entropy",
+               seeds=[10_000 + s for s in seeds], record_at=record_schedule(steps, cfg["n_records"] // 2),
+               metrics=snf.Accuracy(arch, X, Y), observe=recorder, progress=log)
+print(f"window done; loss {result.history['loss'][-1]}; analysing {len(lrs)} members")
+res = snf.analyse_ensemble(arch, recorder, lrs, X, Y, cfg)
+save_npz(smk.output[0], batch=batch, lr=lrs, seed=seeds, steps=result.steps + int(pre["steps"][-1]),
+         diverged=result.diverged | pre["diverged"], **{f"hist_{k}": v for k, v in result.history.items()}, **res)
+print("psi per member:", [snf.fit_exponent(f[cfg["fit_pcs"][0] - 1:cfg["fit_pcs"][1]], v[cfg["fit_pcs"][0] - 1:cfg["fit_pcs"][1]])[0]
+                          for f, v in zip(res["flatness"], res["var"])])

@@ -243,13 +243,14 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
                 xb, yb = _rows(X, idx, X.dim() == 2), _rows(Y, idx, Y.dim() == y_shared_dim)
             keep = _keep_mask(drop, gens, xb.shape[-2], arch.widths[1], dtype) if use_drop else None
             losses = reduce_losses(sample_losses(forward(arch, params, xb, keep), yb, loss), loss)
-            objective = losses + beta * _norms(params) if use_beta else losses
-            grads = torch.autograd.grad(objective.sum(), params)
+            grads = torch.autograd.grad(losses.sum(), params)
             with torch.no_grad():
-                for p, g in zip(params, grads):  # p -= lr_e * (g + wd_e * p), in place on the fresh g
+                # d(beta ||theta||)/dtheta = (beta / ||theta||) theta: the penalty is a weight decay
+                decay = wd + torch.where(beta > 0, beta / _norms(params), 0.0) if use_beta else wd
+                for p, g in zip(params, grads):  # p -= lr_e * (g + decay_e * p), in place on the fresh g
                     shape = (E,) + (1,) * (p.dim() - 1)
-                    if use_wd:
-                        g.addcmul_(p, wd.view(shape))
+                    if use_wd or use_beta:
+                        g.addcmul_(p, decay.view(shape))
                     p.addcmul_(g, lr.view(shape), value=-1)
                     if use_noise:
                         p.add_(_member_noise(noise, gens, p))

@@ -96,6 +96,9 @@ runs.groupby("setting")[["epochs", "final_loss", "test_acc", "gap", "estimate"]]
 # %%
 abs_err = np.concatenate([d["dual_abs_err"][~d["diverged"]].ravel() for d in jobs.values()])
 rel_err = np.concatenate([d["dual_rel_err"][~d["diverged"]].ravel() for d in jobs.values()])
+n_dead = int(np.isnan(abs_err).sum())  # training partners without an active unit: no dual weights
+abs_err, rel_err = abs_err[~np.isnan(abs_err)], rel_err[~np.isnan(rel_err)]
+print(f"{len(abs_err)} pairs with dual weights, {n_dead} without (partner with no active unit)")
 fig, ax = plt.subplots(figsize=(5.5, 3.6))
 tiny = 1e-18
 bins = np.logspace(-18, -8, 61)

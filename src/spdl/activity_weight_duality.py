@@ -86,8 +86,9 @@ def settings(cfg: dict) -> list[dict]:
     """Every distinct hyperparameter setting of the one-at-a-time sweeps ("Demo setup").
 
     A setting is the base setting with one hyperparameter changed; settings shared by several
-    sweeps (the base itself, mostly) are trained once. Each has a name and a job: one job per
-    (batch size, training set), i.e. per ensemble that can share minibatch shapes.
+    sweeps (the base itself, mostly) are trained once. Each has a name and a job: settings that
+    share batch size and training set can train in one ensemble; they are split into jobs of at
+    most members_per_job members (settings x seeds), named <B..._n..._rho...>_p<i>.
     """
     out = {}
     for hp in HYPERPARAMETERS:
@@ -96,6 +97,13 @@ def settings(cfg: dict) -> list[dict]:
             s["name"] = setting_name(s)
             s["job"] = f"B{s['batch_size']:g}_n{s['n_per_class']:g}_rho{s['rho']:g}"
             out.setdefault(s["name"], s)
+    per_job = max(1, cfg["members_per_job"] // cfg["seeds"])
+    groups = {}
+    for s in out.values():
+        groups.setdefault(s["job"], []).append(s)
+    for group, members in groups.items():
+        for i, s in enumerate(members):
+            s["job"] = f"{group}_p{i // per_job}"
     return list(out.values())
 
 
@@ -133,8 +141,9 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     the first penalty_epochs only. Multi-learner training: groups (E,) labels learners that form
     one model, mixing (E, E) their averaging matrix; a group is judged (and stops) on its learners'
     mean network, and an epoch is steps_per_epoch updates. The state is saved to `checkpoint`
-    at an epoch boundary every checkpoint_every_s seconds and resumed from when its fingerprint
-    matches (epochs are deterministic, so where it was saved does not change the result).
+    at an epoch boundary every checkpoint_every_s seconds and at the end, and resumed from when
+    its fingerprint matches (epochs are deterministic, so where it was saved does not change the
+    result); the caller removes it once its outputs are written.
     Returns params (final stacked), loss and acc histories (epochs + 1, units; NaN once a unit
     stopped), stopped (units,) = epoch at which each unit stopped.
     """
@@ -162,7 +171,7 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
             state = saved["state"]
             print(f"resumed from checkpoint {checkpoint} at epoch {state['epoch']}", file=progress, flush=True)
     saved_at = time.monotonic()
-    while True:
+    while (state["stopped"] < 0).any():  # a finished checkpoint skips the loop
         ep = state["epoch"]
         if checkpoint and time.monotonic() - saved_at >= checkpoint_every_s:  # params after `ep` epochs
             with atomic_path(checkpoint) as tmp:
@@ -192,8 +201,9 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
         for p, new in zip(state["params"], res.params):
             p[idx] = new
         state["epoch"] = ep + 1
-    if checkpoint and os.path.exists(checkpoint):
-        os.remove(checkpoint)
+    if checkpoint:  # the finished state: the caller deletes it once its outputs are written
+        with atomic_path(checkpoint) as tmp:
+            torch.save({"fingerprint": fingerprint, "state": state}, tmp)
     last = int(state["stopped"].max())
     return dict(params=state["params"], loss=state["loss"][:last + 1].numpy(), acc=state["acc"][:last + 1].numpy(),
                 stopped=state["stopped"].numpy())
@@ -342,7 +352,8 @@ def analyse(params, x_train, y_train, x_test, y_test, pair, *, sharp: int = 10, 
     ok = (a * a).sum(1) > 0  # a training sample with no active unit admits no dual weights
     dW = dual_weight_change(W, a[ok], (a_te - a_tr[pair])[ok])
     l_dual = head_losses(W + dW, W3, a[ok], yte[ok])  # loss of x_k at W + dW_k
-    err = (l_dual - l_te[ok]).abs()
+    err = torch.full((len(pair),), torch.nan, dtype=l_te.dtype)  # NaN where no dual weights exist
+    err[ok] = (l_dual - l_te[ok]).abs()
     dl = l_dual - l_tr[pair][ok]
 
     P = W.numel()
@@ -365,7 +376,7 @@ def analyse(params, x_train, y_train, x_test, y_test, pair, *, sharp: int = 10, 
         sigma_w_total=float(torch.sqrt((d["sigma_w"] ** 2).sum())),
         test_acc=float((torch.relu(a_te @ W.T) @ W3.T).argmax(1).eq(yte).double().mean()),
         weight_norm=float(W.norm()), n_pairs=int(ok.sum()), n_dead=int((~ok).sum()),
-        dual_abs_err=err.numpy(), dual_rel_err=(err / l_te[ok].abs().clamp_min(1e-300)).numpy(),
+        dual_abs_err=err.numpy(), dual_rel_err=(err / l_te.abs().clamp_min(1e-300)).numpy(),
         eig=eig.numpy(), **{k: v.numpy() for k, v in d.items()},
     )
 

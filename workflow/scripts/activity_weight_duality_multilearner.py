@@ -7,6 +7,8 @@ p_k <- sum_j M_kj p_j with M = 1/K everywhere (SSGD: identical to averaging the 
 M = 1/3 on the ring neighbours (DPSGD). All learners of a run start from the same network; both
 methods use the same initial networks and learner minibatch seeds. An epoch = N / total_batch updates.
 """
+import os
+
 import numpy as np
 import torch
 
@@ -35,10 +37,11 @@ arch = MLP((X.shape[1], H, H, 10), activation="relu", bias=False)
 params = init_params(arch, [seed for _, seed in runs for _ in range(K)], init_scale=base["init_scale"],
                      scheme="torch_default")
 print(f"{K} learners x batch {B // K}, {S} seeds per method, N = {len(X)}")
+checkpoint = "results/checkpoints/activity_weight_duality/multilearner.pt"  # removed once the output is written
 fit = awd.train_to_fit(arch, params, X, Y, ts["correct"], lr=ml["lr"], batch_size=B // K,
                        seeds=[seed * K + k for _, seed in runs for k in range(K)], stop=cfg["stop"],
                        groups=groups, mixing=mixing, steps_per_epoch=len(X) // B,
-                       checkpoint="results/checkpoints/activity_weight_duality/multilearner.pt", progress=log)
+                       checkpoint=checkpoint, progress=log)
 
 nets = awd.unit_networks(fit["params"], groups)
 spread = [float(torch.sqrt(sum(((p[groups == g] - p[groups == g].mean(0)) ** 2).sum() for p in fit["params"]) / K))
@@ -53,3 +56,4 @@ last = fit["loss"][np.clip(fit["stopped"], 0, None), np.arange(len(runs))]
 save_npz(smk.output[0], method=np.array([m for m, _ in runs]), seed=np.array([s for _, s in runs]),
          epochs=fit["stopped"], final_loss=last, fitted=last < cfg["stop"]["loss"], learner_spread=np.array(spread),
          loss_curve=fit["loss"], **res)
+os.remove(checkpoint)

@@ -5,6 +5,8 @@ A job shares batch size and training set (n_per_class, rho); its members differ 
 scale, dropout and norm penalty (per member in spdl.engine) and in seed. Seed s gives the same
 initial directions, minibatch order and wrong labels in every setting (paired comparisons).
 """
+import os
+
 import numpy as np
 import torch
 
@@ -34,11 +36,12 @@ arch = MLP((X.shape[1], H, H, 10), activation="relu", bias=False)
 params = init_params(arch, [seed for _, seed in members], init_scale=[s["init_scale"] for s, _ in members],
                      scheme="torch_default")
 print(f"job {job}: {len(group)} settings x {S} seeds, N = {len(X)} ({int((~correct).sum())} mislabeled), B = {B}")
+checkpoint = f"results/checkpoints/activity_weight_duality/{job}.pt"  # removed once the output is written
 fit = awd.train_to_fit(arch, params, X, Y, correct, lr=[s["lr"] for s, _ in members], batch_size=B,
                        seeds=[seed for _, seed in members], stop=cfg["stop"],
                        dropout=[s["dropout"] for s, _ in members],
                        norm_penalty=[s["norm_penalty"] for s, _ in members], penalty_epochs=cfg["penalty_epochs"],
-                       checkpoint=f"results/checkpoints/activity_weight_duality/{job}.pt", progress=log)
+                       checkpoint=checkpoint, progress=log)
 
 pair = awd.nearest_same_label(x_test, y_test, x_cor, y_cor)
 res = awd.analyse_networks(fit["params"], x_cor, y_cor, x_test, y_test, pair, sharp=cfg["sharp_directions"],
@@ -50,3 +53,4 @@ last = fit["loss"][np.clip(fit["stopped"], 0, None), np.arange(len(members))]
 save_npz(smk.output[0], setting=np.array([s["name"] for s, _ in members]), seed=np.array([sd for _, sd in members]),
          epochs=fit["stopped"], final_loss=last, fitted=last < cfg["stop"]["loss"],
          loss_curve=fit["loss"], acc_curve=fit["acc"], pair=pair, **res)
+os.remove(checkpoint)

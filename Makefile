@@ -6,7 +6,7 @@ CONFIG ?=
 BIN    := $(VENV)/bin
 SMK    := $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
 
-.PHONY: setup replicate quick report test lint benchmark clean
+.PHONY: setup replicate quick report test slurm-test lint benchmark clean
 
 setup: $(VENV)/.installed
 
@@ -27,6 +27,11 @@ quick:
 ## unit tests + an end-to-end quick-scale run in a temporary directory
 test: setup
 	$(BIN)/python -m pytest -q
+
+## the Slurm tests only, on a single-node cluster started here and stopped afterwards (root/sudo, Debian)
+slurm-test: setup
+	.ci/slurm/start.sh
+	$(BIN)/python -m pytest -q -s tests/test_slurm.py; status=$$?; .ci/slurm/stop.sh; exit $$status
 
 lint: setup
 	$(BIN)/snakemake --lint

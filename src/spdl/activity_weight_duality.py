@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spdl.datasets import wrong_labels
 from spdl.engine import _fingerprint, train
 from spdl.io import atomic_path
 from spdl.models import MLP, forward
@@ -50,14 +51,10 @@ def training_set(y_pool, n_per_class: int, rho: float, seed: int, label_seed: in
         raise ValueError(f"the pool has fewer than {n_per_class} samples of some class")
     correct = np.concatenate([p[:n_per_class] for p in per_class])
     n_mis = int(round(len(classes) * n_per_class * rho / (1 - rho)))
-    rest = np.setdiff1d(order, correct, assume_unique=True)
-    rest = order[np.isin(order, rest)][:n_mis]
+    rest = order[~np.isin(order, correct)][:n_mis]
     if len(rest) < n_mis:
         raise ValueError(f"rho={rho} needs {n_mis} extra samples, the pool has {len(rest)} left")
-    rng = np.random.default_rng(label_seed)
-    wrong = rng.permutation(y_pool[rest])
-    same = wrong == y_pool[rest]
-    wrong[same] = (wrong[same] + rng.integers(1, len(classes), same.sum())) % len(classes)
+    wrong = wrong_labels(y_pool[rest], label_seed, n_classes=len(classes))
     idx = np.concatenate([correct, rest])
     return dict(idx=idx, labels=np.concatenate([y_pool[correct], wrong]),
                 correct=np.arange(len(idx)) < len(correct))

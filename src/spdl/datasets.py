@@ -52,6 +52,18 @@ def array_sha256(arrays: dict[str, np.ndarray]) -> dict[str, str]:
     return out
 
 
+def wrong_labels(y_true, seed: int, n_classes: int = 10) -> np.ndarray:
+    """Labels that differ from y_true everywhere: permute y_true, then shift every label that
+    still equals the truth by a random 1..n_classes-1 (mod n_classes). The Tu group's convention
+    for mislabeled data (studies mislabeled_phases, activity_weight_duality)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    y = rng.permutation(y_true)
+    same = y == y_true
+    y[same] = (y[same] + rng.integers(1, n_classes, same.sum())) % n_classes
+    return y
+
+
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Index arrays (train, test): ``round(test_fraction * n_c)`` of each class go to test.
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spdl.datasets import wrong_labels  # noqa: F401  (part of this module's API)
 from spdl.models import forward
 
 PHASES = ("I", "II", "III", "IV")
@@ -30,17 +31,6 @@ def n_mislabeled(n_correct: int, rho: float) -> int:
     if not 0 <= rho < 1:
         raise ValueError(f"rho must lie in [0, 1), got {rho}")
     return int(round(n_correct * rho / (1 - rho)))
-
-
-def wrong_labels(y_true, seed: int, n_classes: int = 10) -> np.ndarray:
-    """Labels that differ from y_true everywhere: permute y_true, then shift every label that
-    still equals the truth by a random 1..n_classes-1 (mod n_classes) ("Group conventions")."""
-    y_true = np.asarray(y_true, dtype=np.int64)
-    rng = np.random.default_rng(seed)
-    y = rng.permutation(y_true)
-    same = y == y_true
-    y[same] = (y[same] + rng.integers(1, n_classes, same.sum())) % n_classes
-    return y
 
 
 def make_split(y_pool, n_correct: int, rho: float, seed: int, label_seeds) -> dict:

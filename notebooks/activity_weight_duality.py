@@ -55,7 +55,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from spdl import activity_weight_duality as awd
+from spdl.studies import activity_weight_duality as awd
 from spdl.claims import ClaimBook
 from spdl.figures import save_figure, use_style
 from spdl.io import load_npz

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr, studentized_range
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 from spdl.claims import ClaimBook
 from spdl.figures import save_figure, use_style
 from spdl.io import load_npz

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 
-from spdl import mislabeled_phases as mp
+from spdl.studies import mislabeled_phases as mp
 from spdl.claims import ClaimBook
 from spdl.figures import save_figure, use_style
 from spdl.io import load_npz

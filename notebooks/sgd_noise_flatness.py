@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from spdl import sgd_noise_flatness as snf
+from spdl.studies import sgd_noise_flatness as snf
 from spdl.claims import ClaimBook
 from spdl.figures import save_figure, use_style
 from spdl.io import load_npz

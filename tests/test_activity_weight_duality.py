@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from spdl import activity_weight_duality as awd
+from spdl.studies import activity_weight_duality as awd
 from spdl.models import MLP, init_params
 
 torch.set_default_dtype(torch.float32)

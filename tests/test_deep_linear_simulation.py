@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 from spdl.engine import train
 from spdl.models import MLP
 

@@ -13,7 +13,7 @@ import pytest
 from scipy import integrate
 from scipy.sparse.linalg import eigsh
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 
 try:  # single-threaded BLAS: these matrices are small, and on a shared 2-core
     # machine OpenBLAS threads spinning against other jobs cost 10x

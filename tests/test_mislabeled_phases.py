@@ -6,7 +6,7 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from spdl import mislabeled_phases as mp
+from spdl.studies import mislabeled_phases as mp
 from spdl.models import MLP, init_params
 
 

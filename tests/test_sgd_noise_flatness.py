@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from spdl import sgd_noise_flatness as snf
+from spdl.studies import sgd_noise_flatness as snf
 from spdl.engine import full_loss, train
 from spdl.models import MLP, init_params
 

@@ -1,7 +1,7 @@
 """spdl: reference replication pipeline for the statistical physics of deep learning.
 
-One module per study (``spdl.deep_linear``, ...) plus the shared layers:
-``spdl.data`` (datasets), ``spdl.models``/``spdl.engine`` (ensemble training),
+One module per study under ``spdl.studies`` (``spdl.studies.deep_linear``, ...) plus
+the shared layers: ``spdl.datasets`` (datasets), ``spdl.models``/``spdl.engine`` (ensemble training),
 ``spdl.claims`` (claims and scorecard), ``spdl.figures`` (figure + data export),
 ``spdl.io`` (atomic writes), ``spdl.config`` (config validation).
 """

@@ -2,7 +2,7 @@
 # One training job per (batch size, training set): every setting of the one-at-a-time sweeps that
 # shares them, x seeds, in one ensemble -> results/activity_weight_duality/job_<job>.npz (trained to
 # the fit criterion, then analysed); the SSGD/DPSGD comparison; notebooks/activity_weight_duality.py.
-from spdl import activity_weight_duality as _awd
+from spdl.studies import activity_weight_duality as _awd
 
 AWD_FIGURES = [
     "fig1_duality_exactness",

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import torch
 
-from spdl import activity_weight_duality as awd
+from spdl.studies import activity_weight_duality as awd
 from spdl.datasets import load
 from spdl.io import save_npz
 from spdl.jobs import start_job

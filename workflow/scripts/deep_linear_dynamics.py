@@ -7,7 +7,7 @@ same noisy data. P = N1 one-hot inputs, loss 0.5 ||W X - Yhat||^2, tau = 1/lr.
 import numpy as np
 import torch
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job

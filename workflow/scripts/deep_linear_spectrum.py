@@ -6,7 +6,7 @@ of independent draws: the numbers the Benaych-Georges-Nadakuditi formulas predic
 """
 import numpy as np
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 from spdl.io import save_npz
 from spdl.jobs import grid, start_job
 

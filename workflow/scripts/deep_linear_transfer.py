@@ -8,7 +8,7 @@ seed. Random orthogonal initialisation with product scale eps.
 import numpy as np
 import torch
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job

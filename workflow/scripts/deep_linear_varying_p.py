@@ -9,7 +9,7 @@ sbar = snr_eff / sqrt(r), so every P shares the effective SNR grid.
 import numpy as np
 import torch
 
-from spdl import deep_linear as dl
+from spdl.studies import deep_linear as dl
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job

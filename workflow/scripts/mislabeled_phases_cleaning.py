@@ -10,7 +10,7 @@ per-member data. Clean training = the rho = 0 sweep; noisy training = the sweep 
 import numpy as np
 import torch
 
-from spdl import mislabeled_phases as mp
+from spdl.studies import mislabeled_phases as mp
 from spdl.datasets import load
 from spdl.engine import train
 from spdl.io import load_npz, save_npz

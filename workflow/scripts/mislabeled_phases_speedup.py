@@ -8,7 +8,7 @@ import time
 import numpy as np
 import torch
 
-from spdl import mislabeled_phases as mp
+from spdl.studies import mislabeled_phases as mp
 from spdl.datasets import load
 from spdl.engine import train
 from spdl.io import save_npz

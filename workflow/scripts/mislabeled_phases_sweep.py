@@ -9,7 +9,7 @@ Order parameters (spdl.mislabeled_phases.OrderParameters) at log-spaced steps.
 import numpy as np
 import torch
 
-from spdl import mislabeled_phases as mp
+from spdl.studies import mislabeled_phases as mp
 from spdl.datasets import load
 from spdl.engine import train
 from spdl.io import save_npz

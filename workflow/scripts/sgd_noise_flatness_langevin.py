@@ -8,7 +8,7 @@ records the analysed layer for `window_steps` steps and analyses it like the SGD
 import numpy as np
 import torch
 
-from spdl import sgd_noise_flatness as snf
+from spdl.studies import sgd_noise_flatness as snf
 from spdl.engine import train
 from spdl.io import load_npz, save_npz
 from spdl.jobs import start_job

@@ -8,7 +8,7 @@ loss and accuracy on a log/linear schedule).
 import numpy as np
 import torch
 
-from spdl import sgd_noise_flatness as snf
+from spdl.studies import sgd_noise_flatness as snf
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job

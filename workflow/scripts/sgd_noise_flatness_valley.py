@@ -10,7 +10,7 @@ y = c x + eps):
 """
 import numpy as np
 
-from spdl import sgd_noise_flatness as snf
+from spdl.studies import sgd_noise_flatness as snf
 from spdl.io import save_npz
 from spdl.jobs import grid, start_job
 

@@ -9,7 +9,7 @@ window restarts from the (saved) pretrained state.
 import numpy as np
 import torch
 
-from spdl import sgd_noise_flatness as snf
+from spdl.studies import sgd_noise_flatness as snf
 from spdl.engine import train
 from spdl.io import load_npz, save_npz
 from spdl.jobs import record_schedule, start_job

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spdl import hessian
 from spdl.datasets import wrong_labels
 from spdl.engine import _fingerprint, train
 from spdl.io import atomic_path
@@ -220,17 +221,9 @@ def head_losses(W, W3, a, y):
 
 def layer_hessian(W, W3, a, y):
     """Exact Hessian (H^2, H^2) of the mean loss over (a, y) with respect to W, rows in
-    W.flatten() order ("Demo setup"). z = W a is linear in W, so d2l/dW_oi dW_sj = a_i a_j
-    d2l/dz_o dz_s: each sample's Hessian in its pre-activation z (H x H) lifted to W by one
-    (H^2 x K) @ (K x H^2) product. Double backpropagation: samples are independent, so
-    differentiating column o of the batch gradient dL/dZ gives row o of every sample's Hessian."""
-    K, H = a.shape[0], W.shape[0]
-    with torch.enable_grad():
-        Z = (a @ W.T).detach().requires_grad_(True)
-        G = torch.autograd.grad(F.cross_entropy(torch.relu(Z) @ W3.T, y, reduction="sum"), Z, create_graph=True)[0]
-        Hz = torch.stack([torch.autograd.grad(G[:, o].sum(), Z, retain_graph=True)[0] for o in range(H)], 1)
-    M = Hz.reshape(K, -1).T @ (a[:, :, None] * a[:, None, :]).reshape(K, -1) / K  # [(o, s), (i, j)]
-    return M.view(H, H, H, H).permute(0, 2, 1, 3).reshape(H * H, H * H)
+    W.flatten() order ("Demo setup"): spdl.hessian.layer_hessian (each sample's Hessian in its
+    pre-activation z = W a, by double backpropagation, lifted to W) with the head CE(W3 relu(z), y)."""
+    return hessian.layer_hessian(W, a, lambda Z: F.cross_entropy(torch.relu(Z) @ W3.T, y, reduction="sum"))
 
 
 def gauss_newton_hessian(W, W3, a, y):
@@ -249,15 +242,9 @@ def gauss_newton_hessian(W, W3, a, y):
 
 def lanczos_top_eigs(hvp, n: int, k: int, seed: int = 0):
     """Top-k eigenpairs of a symmetric operator given only v -> H v (ARPACK's implicitly restarted
-    Lanczos), for layers too large for the exact Hessian. Returns (values desc, vectors (n, k))."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    op = LinearOperator((n, n), matvec=lambda v: hvp(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy(),
-                        dtype=np.float64)
-    v0 = np.random.default_rng(seed).standard_normal(n)
-    vals, vecs = eigsh(op, k=k, which="LA", v0=v0, tol=1e-10)
-    order = np.argsort(vals)[::-1]
-    return vals[order], vecs[:, order]
+    Lanczos, spdl.hessian.extreme_eigenpairs), for layers too large for the exact Hessian.
+    Returns (values desc, vectors (n, k))."""
+    return hessian.extreme_eigenpairs(hvp, n, k, "LA", tol=1e-10, seed=seed)
 
 
 def hessian_vector_product(W, W3, a, y):

@@ -41,6 +41,7 @@ from scipy.spatial import cKDTree
 
 __all__ = [
     "PARISI_E0",
+    "instance_seed",
     "sk_couplings",
     "parisi_finite_n",
     "energy",
@@ -76,6 +77,11 @@ BRAY_MOORE_RATE = 0.1992  # (1/N) ln #(single-flip-stable states) (spec [recalle
 # ---------------------------------------------------------------------------
 # Instances and the energy landscape (spec "Model")
 # ---------------------------------------------------------------------------
+
+
+def instance_seed(seed: int, tag: str, n: int) -> int:
+    """Seed for one family of instances: numpy SeedSequence of (config seed, tag bytes, N)."""
+    return int(np.random.SeedSequence([int(seed), *tag.encode(), int(n)]).generate_state(1)[0])
 
 
 def sk_couplings(n: int, count: int, seed: int) -> np.ndarray:
@@ -137,7 +143,11 @@ def convexity_threshold(J, beta):
 
 
 def spin_energy(s, J):
-    """``e(s) = -(1/2N) s^T J s`` per spin, over the leading axes of ``s``."""
+    """``e(s) = -(1/2N) s^T J s`` per spin, over the leading axes of ``s``.
+
+    Broadcasting follows ``s @ J`` (matmul): a stack ``J`` of shape ``(I, N, N)``
+    pairs with ``s`` of shape ``(I, R, N)``; one state per instance is ``(I, 1, N)``.
+    """
     s = np.asarray(s, dtype=float)
     return -0.5 * np.sum(s * (s @ J), -1) / s.shape[-1]
 
@@ -544,7 +554,7 @@ def kac_rice(p, beta=1.0, mu=0.0, init=(1.0, 1.0), n_grid=4001, eta=1e-9, start=
         return w / (w.sum() * dx)
 
     def unpack(v):
-        return np.exp(v[0]), v[1], np.exp(v[2]), v[3] - 1j * np.exp(v[4])
+        return np.exp(v[0]), v[1], np.exp(v[2]), v[3] - 1j * abs(v[4])
 
     def residual(v):
         q, m, s2, g = unpack(v)
@@ -552,7 +562,7 @@ def kac_rice(p, beta=1.0, mu=0.0, init=(1.0, 1.0), n_grid=4001, eta=1e-9, start=
         g_new = np.sum(w / (z - beta**2 * g - d2V))
         return [np.log(np.sum(w * x**2)) - v[0], np.sum(w * x * dV) - m,
                 np.log(np.sum(w * dV**2)) - v[2], g_new.real - g.real,
-                np.log(max(-g_new.imag, 1e-300)) - v[4]]
+                -g_new.imag - abs(v[4])]
 
     q0, spread = init
     nu0 = np.exp(-((np.abs(x) - np.sqrt(max(a, 0.0))) ** 2) / (2 * spread**2))
@@ -560,7 +570,7 @@ def kac_rice(p, beta=1.0, mu=0.0, init=(1.0, 1.0), n_grid=4001, eta=1e-9, start=
     w0 = nu0 * dx
     g0 = _pastur(d2V, w0, beta, 1e-3j)
     v0 = [np.log(q0 * max(np.sum(w0 * x**2), 1e-3)), np.sum(w0 * x * dV),
-          np.log(max(np.sum(w0 * dV**2), 1e-6)), g0.real, np.log(max(-g0.imag, 1e-8))]
+          np.log(max(np.sum(w0 * dV**2), 1e-6)), g0.real, -g0.imag]
     if start is not None:
         v0 = start
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -582,24 +592,30 @@ def kac_rice(p, beta=1.0, mu=0.0, init=(1.0, 1.0), n_grid=4001, eta=1e-9, start=
 def kac_rice_curve(ps, beta=1.0, n_grid=4001, inits=((1.0, 0.3), (1.0, 1.0), (0.5, 0.1)), step=0.25):
     """Total annealed complexity over a gain grid (our derivation, see :func:`kac_rice`).
 
-    At each gain the variational equations are solved from several starts and
-    from the previous solution (continuation from the largest gain down on a grid of spacing ``step``);
-    the largest ``S`` among converged solutions with ``q > 1e-3`` is kept.  A
+    The variational equations are continued from the rigid end ``p - 1 = 20 beta``
+    (where the solution is the 3^N mixture) down the gains on a grid of spacing
+    ``step``; fresh starts ``inits`` are tried (largest ``S`` kept) only where the
+    continuation fails to converge to a solution with ``q > 1e-3``.  A
     gain with no such solution or with ``S <= 0`` reports ``Sigma = 0``: the
     origin alone (count 1), which is exact below the convexity threshold.
     Returns arrays ``p``, ``sigma``, ``q``, ``index``, ``e`` and ``nontrivial``.
     """
     ps = np.asarray(ps, dtype=float)
-    fine = np.union1d(ps, np.arange(ps.max(), ps.min(), -step))[::-1]  # descending
+    top = max(1.0 + 20 * beta, ps.max())  # rigid end: a reliable start for the continuation
+    above = np.geomspace(top - ps.max() + 1, 1, 6)[:-1] + ps.max() - 1 if top > ps.max() else np.zeros(0)
+    fine = np.concatenate([above, np.union1d(ps, np.arange(ps.max(), ps.min(), -step))[::-1]])
     out = {k: np.zeros(len(ps)) for k in ("sigma", "q", "index", "e")}
     out["nontrivial"] = np.zeros(len(ps), bool)
     prev = None
     for p in fine:
-        sols = [kac_rice(p, beta, init=i, n_grid=n_grid) for i in inits]
+        best = None
         if prev is not None:
-            sols.append(kac_rice(p, beta, n_grid=n_grid, start=prev))
-        good = [r for r in sols if r["converged"] and r["q"] > 1e-3]
-        best = max(good, key=lambda r: r["sigma"]) if good else None
+            r = kac_rice(p, beta, n_grid=n_grid, start=prev)
+            best = r if r["converged"] and r["q"] > 1e-3 else None
+        if best is None:  # fresh starts only where the continuation is lost
+            good = [r for r in (kac_rice(p, beta, init=i, n_grid=n_grid) for i in inits)
+                    if r["converged"] and r["q"] > 1e-3]
+            best = max(good, key=lambda r: r["sigma"]) if good else None
         if best is not None:
             prev = best["v"]
         for k in np.flatnonzero(ps == p):

@@ -133,7 +133,7 @@ c = cen[n_show]
 I = c["n_found"].shape[0]
 for lab, (lo, hi) in {"index 0 (minima)": (0, 0), "index 1": (1, 1), "index 2": (2, 2), "index >= 3": (3, 10**6)}.items():
     cnt = [np.sum((c["pt_gain"] == k) & (c["pt_index"] >= lo) & (c["pt_index"] <= hi)) / I for k in range(len(c["gains"]))]
-    axes[0].semilogy(c["gains"], np.maximum(cnt, 0.5), "o-", label=lab)
+    axes[0].semilogy(c["gains"], np.where(np.array(cnt) > 0, cnt, np.nan), "o-", label=lab)  # zero counts not drawn
 axes[0].axvline(np.mean(c["p_c"]), color="k", ls=":", label="mean p_c (convexity)")
 axes[0].set(xlabel="gain p", ylabel="distinct points per instance", title=f"census, N = {n_show}")
 axes[0].legend(frameon=False, fontsize=8)

@@ -344,4 +344,8 @@ def test_bad_rules_and_hyperparameters_are_refused():
                         (Langevin([1.0, 2.0, 3.0]), "temperature")]:
         with pytest.raises(ValueError, match=match):
             train(ARCH, _params(), X, Y, update=rule, **kw)
+    with pytest.raises(ValueError, match="need 4 seeds"):
+        train(ARCH, _params(), X, Y, update=Langevin(1e-3), **dict(kw, batch_size=None, seeds=[1]))
+    with pytest.raises(ValueError, match="need 4 seeds"):
+        train(ARCH, _params(), X, Y, noise_std=1e-3, **dict(kw, batch_size=None, seeds=[1, 2]))
     assert repr(Momentum([0.9, 0.5])) == "Momentum(momentum=[0.9, 0.5], nesterov=False)"

@@ -448,8 +448,8 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
     seeds = list(range(E)) if seeds is None else [int(s) for s in seeds]
     if batch_size is not None and not (len(seeds) == E and 0 < batch_size <= N):
         raise ValueError(f"need {E} seeds and 0 < batch_size <= N={N}, got {len(seeds)}, {batch_size}")
-    if len(seeds) != E and (bool(drop.any()) or bool(noise.any())):
-        raise ValueError(f"need {E} seeds, got {len(seeds)}")
+    if len(seeds) != E and (bool(drop.any()) or bool(noise.any()) or type(rule) is not SGD):
+        raise ValueError(f"need {E} seeds (one generator per member), got {len(seeds)}")
     record = sorted({int(s) for s in record_at})
     if record and not 0 <= record[0] <= record[-1] <= steps:
         raise ValueError(f"record_at must lie in [0, {steps}]")

@@ -182,8 +182,17 @@ def test_proxy_sgd_reduces_loss_and_flags_divergence(one_thread):
 
 # ---------------------------------------------------------------- config checks
 def test_check_config_flags_large_dt():
-    cfg = {"quartic": {"mu": 1.5, "dt": 0.05, "zeta": {"min": 0, "max": 3, "n": 4}, "init_std": 2.0,
-                       "times": [10], "t_max": 5, "growth": {"dt": 1e-3}}}
+    cfg = {"quartic": {"mu": 1.5, "dt": 0.03, "zeta": {"min": 0, "max": 3, "n": 4}, "init_std": 2.0,
+                       "times": [10.01], "growth": {"dt": 1e-3}}}
     msgs = sc.check_config(cfg)
     assert any(m.startswith("stochastic_collapse.quartic.dt") for m in msgs)
     assert any(m.startswith("stochastic_collapse.quartic.times") for m in msgs)
+
+
+@pytest.mark.parametrize("scale", ["quick", "default", "paper"])
+def test_shipped_configs_are_valid(root, scale):
+    from spdl.config import load_config
+
+    files = [root / "config" / "config.yaml"] + ([root / "config" / f"{scale}.yaml"] if scale != "default" else [])
+    cfg = load_config(files, root / "workflow" / "schemas")
+    assert sc.check_config(cfg["stochastic_collapse"]) == []

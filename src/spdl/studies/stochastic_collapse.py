@@ -50,17 +50,18 @@ def check_config(section: dict) -> list[str]:
         if g and g["dt"] * worst > 0.05:
             msgs.append(f"stochastic_collapse.quartic.growth.dt: {g['dt']} is too large (need dt * "
                         f"max(mu, zeta^2) <= 0.05)")
-        for key in ("times",):
-            if q and max(q[key]) > q["t_max"]:
-                msgs.append(f"stochastic_collapse.quartic.{key}: {max(q[key])} exceeds t_max={q['t_max']}")
+        off = [t for t in q["times"] if abs(t / dt - round(t / dt)) > 1e-6]
+        if off:
+            msgs.append(f"stochastic_collapse.quartic.times: {off} are not multiples of dt={dt}")
     n = section.get("neuron", {})
     if n:
         emax = n["eta"]["max"] * n["zeta"] ** 2
         if n["dt"] * max(1.0, emax) > 0.05:
             msgs.append(f"stochastic_collapse.neuron.dt: {n['dt']} is too large for eta zeta^2 up to {emax} "
                         f"(need dt * max(1, eta zeta^2) <= 0.05)")
-        if n["collapse_time"] > n["t_max"]:
-            msgs.append(f"stochastic_collapse.neuron.collapse_time: {n['collapse_time']} exceeds t_max={n['t_max']}")
+        off = [t for t in n["times"] if abs(t / n["dt"] - round(t / n["dt"])) > 1e-6]
+        if off:
+            msgs.append(f"stochastic_collapse.neuron.times: {off} are not multiples of dt={n['dt']}")
     ts = section.get("linear_ts", {})
     if ts:
         if ts["rank"] > min(ts["n"], ts["m"]):
@@ -73,15 +74,22 @@ def check_config(section: dict) -> list[str]:
         if eta * max(ts["sigma"]) ** 2 > 2:
             msgs.append(f"stochastic_collapse.linear_ts.sigma: eta sigma^2 = {eta * max(ts['sigma']) ** 2:.3g} > 2; "
                         f"every mode collapses at once")
-    for key in ("proxy", "large_lr"):
-        p = section.get(key, {})
-        if p and p["batch"] > p["n_train"]:
-            msgs.append(f"stochastic_collapse.{key}.batch: {p['batch']} exceeds n_train={p['n_train']}")
-        if p and p["teacher_units"] > p["width"]:
-            msgs.append(f"stochastic_collapse.{key}.teacher_units: {p['teacher_units']} exceeds width={p['width']}")
+    net = section.get("net", {})
+    if net:
+        if net["batch"] > net["n_train"]:
+            msgs.append(f"stochastic_collapse.net.batch: {net['batch']} exceeds n_train={net['n_train']}")
+        if net["teacher_units"] > min(net["width"], net["d"]):
+            msgs.append(f"stochastic_collapse.net.teacher_units: {net['teacher_units']} exceeds width or d "
+                        f"(teacher directions are orthonormal)")
     p = section.get("proxy", {})
     if p and p["steps_short"] > p["steps"]:
         msgs.append(f"stochastic_collapse.proxy.steps_short: {p['steps_short']} exceeds steps={p['steps']}")
+    big = section.get("large_lr", {})
+    if big and big["lr_low"] > big["lr_high"]:
+        msgs.append(f"stochastic_collapse.large_lr.lr_low: {big['lr_low']} exceeds lr_high={big['lr_high']}")
+    for key, grid_ in (("quartic", q.get("zeta")), ("neuron", n.get("eta"))):
+        if grid_ and grid_["min"] > grid_["max"]:
+            msgs.append(f"stochastic_collapse.{key}: grid min {grid_['min']} exceeds max {grid_['max']}")
     return msgs
 
 

@@ -345,6 +345,7 @@ def train_ensemble(arch: MLP, params, data, *, method, epochs, batch_size, seeds
     v = [torch.zeros_like(p) for p in x]
     hist = {k: np.full((len(record), E), np.nan) for k in ("train_loss", "train_err", "test_loss", "test_err")}
     kept = {}
+    done_epochs = np.full(len(record), np.nan)
     diverged_step = np.full(E, -1)
     step, done_records = 0, 0
     fp = _fingerprint(arch, method, epochs, batch_size, list(seeds), lr0.tolist(), list(lr_milestones),
@@ -354,6 +355,7 @@ def train_ensemble(arch: MLP, params, data, *, method, epochs, batch_size, seeds
         if ck["fingerprint"] == fp:
             x, m, v, step, done_records = ck["x"], ck["m"], ck["v"], ck["step"], ck["done"]
             hist, kept, diverged_step = ck["hist"], ck["kept"], ck["diverged_step"]
+            done_epochs = ck["done_epochs"]
             stream.load(ck["stream"])
             for g, s in zip(gens, ck["gens"]):
                 g.set_state(s)
@@ -366,6 +368,7 @@ def train_ensemble(arch: MLP, params, data, *, method, epochs, batch_size, seeds
             val = val.copy()
             val[diverged_step >= 0] = np.nan
             hist[k][epoch_idx] = val
+        done_epochs[epoch_idx] = epoch_of(step)
         if record[epoch_idx] in keep:
             kept[record[epoch_idx]] = [p.clone() for p in x]
 
@@ -405,12 +408,13 @@ def train_ensemble(arch: MLP, params, data, *, method, epochs, batch_size, seeds
         if checkpoint and int(epoch_of(step)) > int(epoch_of(step - 1)) and step < n_steps:
             with atomic_path(checkpoint) as tmp:
                 torch.save({"fingerprint": fp, "x": x, "m": m, "v": v, "step": step, "done": done_records,
-                            "hist": hist, "kept": kept, "diverged_step": diverged_step, "stream": stream.state(),
+                            "hist": hist, "kept": kept, "done_epochs": done_epochs, "diverged_step": diverged_step, "stream": stream.state(),
                             "gens": [g.get_state() for g in gens]}, tmp)
             print(f"{method}: effective epoch {epoch_of(step):.2f}, step {step}/{n_steps}", file=log, flush=True)
     if checkpoint and os.path.exists(checkpoint):
         os.remove(checkpoint)
-    return {"params": x, "epochs": np.array(record, dtype=np.float64), "history": hist, "kept": kept,
+    return {"params": x, "epochs": np.array(record, dtype=np.float64), "epochs_done": done_epochs,
+            "history": hist, "kept": kept,
             "diverged": diverged_step >= 0, "diverged_step": diverged_step, "steps": n_steps,
             "grads_per_step": cost}
 

@@ -35,6 +35,7 @@ for m in METHODS:
           f"{runs[m]['history']['test_err'][-1]}, train loss {runs[m]['history']['train_loss'][-1]}", flush=True)
 
 h = cp["hessian"]
+X, Y = X[:h["samples"]], Y[:h["samples"]]  # the Hessian of the mean loss on these training samples
 top = np.full((len(METHODS), len(seeds)), np.nan)
 trace = np.full((len(METHODS), len(seeds)), np.nan)
 for i, m in enumerate(METHODS):

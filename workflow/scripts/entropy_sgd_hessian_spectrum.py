@@ -33,7 +33,7 @@ def train_all(arch, data, cfg, seeds, epochs, keep, tag):
 
 # ---- small network: exact spectra over training time
 data = esh.load_data(smk.input.data, factor=sp["downsample"])
-X, Y = data["x_train"], data["y_train"]
+X, Y = data["x_train"][:sp["hessian_samples"]], data["y_train"][:sp["hessian_samples"]]  # Hessian of this loss
 arch = MLP((X.shape[1], sp["hidden"], 10), activation="relu", bias=True)
 P = arch.num_params()
 seeds = list(range(sp["seeds"]))
@@ -65,7 +65,8 @@ seeds_l = list(range(lg["seeds"]))
 runs_l = train_all(arch_l, data_l, lg, seeds_l, lg["epochs"], [], "large")
 slq_large_nodes, slq_large_weights = [], []
 for m in METHODS:
-    quads = hessian.ensemble_slq(arch_l, runs_l[m]["params"], data_l["x_train"], data_l["y_train"], "cross_entropy",
+    quads = hessian.ensemble_slq(arch_l, runs_l[m]["params"], data_l["x_train"][:sp["hessian_samples"]],
+                                 data_l["y_train"][:sp["hessian_samples"]], "cross_entropy",
                                  dtype=torch.float64, probes=s["probes"], steps=s["steps"], seed=s["seed"])
     slq_large_nodes.append([qd.nodes for qd in quads])
     slq_large_weights.append([qd.weights for qd in quads])
@@ -76,7 +77,7 @@ def hist(runs_, key):
     return np.array([runs_[m]["history"][key] for m in METHODS])
 
 
-save_npz(smk.output[0], methods=np.array(METHODS), snapshots=np.array(snaps), seeds=np.array(seeds), n_params=P,
+save_npz(smk.output[0], hessian_samples=len(Y), methods=np.array(METHODS), snapshots=np.array(snaps), seeds=np.array(seeds), n_params=P,
          widths=np.array(arch.widths), eigs=eigs,
          diverged=np.array([runs[m]["diverged"] for m in METHODS]),
          hist_epochs=runs["sgd"]["epochs"], train_loss=hist(runs, "train_loss"), test_err=hist(runs, "test_err"),

@@ -80,7 +80,7 @@ rule entropy_sgd_hessian_spectrum:
         log_path("entropy_sgd_hessian", "spectrum"),
     benchmark:
         benchmark_path("entropy_sgd_hessian", "spectrum")
-    threads: MAX_THREADS
+    threads: 1
     conda:
         CONDA_ENV
     resources:

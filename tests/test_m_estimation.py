@@ -229,8 +229,13 @@ def test_batched_solvers_match_one_by_one():
 
 
 def test_check_config_messages():
-    assert me.check_config({"p": 100, "unregularised": {"alphas": [2.0]}, "regularised": {"alphas": [0.5]}}) == []
-    msgs = me.check_config({"p": 10, "unregularised": {"alphas": [0.9], "theory_kappa": {"max": 1.0}},
-                            "regularised": {"alphas": [0.1]}})
-    assert len(msgs) == 3
+    good = {"theory": {"unregularised": {"kappa": {"max": 0.9}, "noises": ["laplace"]}},
+            "unregularised": {"p": 100, "alphas": [2.0], "noises": ["laplace"]},
+            "regularised": {"p": 100, "alphas": [0.5]}}
+    assert me.check_config(good) == []
+    bad = {"theory": {"unregularised": {"kappa": {"max": 1.0}, "noises": ["laplace"]}},
+           "unregularised": {"p": 100, "alphas": [0.9], "noises": ["gaussian"]},
+           "regularised": {"p": 10, "alphas": [0.1]}}
+    msgs = me.check_config(bad)
+    assert len(msgs) == 4
     assert all(m.startswith("m_estimation.") for m in msgs)

@@ -232,10 +232,10 @@ def q_optimal(alpha, noise="laplace", scale=1.0):
     return float(np.exp(optimize.brentq(f, lo, hi, xtol=1e-12, rtol=1e-12)))
 
 
-def crossover_alpha(noise="laplace", scale=1.0, bracket=(1.5, 20.0)):
+def crossover_alpha(noise="laplace", scale=1.0, bracket=(2.0, 6.0)):
     """alpha at which LAD and LS have equal replica error."""
     f = lambda a: q_lad(a, noise, scale) - float(q_least_squares(a, noise, scale))  # noqa: E731
-    return float(optimize.brentq(f, *bracket, xtol=1e-8))
+    return float(optimize.brentq(f, *bracket, xtol=1e-6))
 
 
 def optimal_loss_table(q, noise="laplace", scale=1.0, y_max=None, n=4001):
@@ -494,16 +494,20 @@ def _lasso_kkt(gram, xty, s, lam):
 def check_config(section: dict) -> list[str]:
     """Cross-field checks of ``config["m_estimation"]``; one message per problem, key first."""
     msgs = []
-    p = section.get("p")
     unreg = section.get("unregularised", {})
     for a in unreg.get("alphas", []):
         if a <= 1:
             msgs.append(f"m_estimation.unregularised.alphas: {a} <= 1 (unregularised estimators need N > P)")
-    kmax = unreg.get("theory_kappa", {}).get("max")
+    kmax = section.get("theory", {}).get("unregularised", {}).get("kappa", {}).get("max")
     if kmax is not None and kmax >= 1:
-        msgs.append(f"m_estimation.unregularised.theory_kappa.max: {kmax} must be < 1 (alpha > 1)")
+        msgs.append(f"m_estimation.theory.unregularised.kappa.max: {kmax} must be < 1 (alpha > 1)")
     for key in ("unregularised", "regularised"):
-        for a in section.get(key, {}).get("alphas", []):
-            if p is not None and int(round(a * p)) < 2:
-                msgs.append(f"m_estimation.{key}.alphas: alpha={a} with p={p} gives fewer than 2 samples")
+        sub = section.get(key, {})
+        for a in sub.get("alphas", []):
+            if "p" in sub and int(round(a * sub["p"])) < 2:
+                msgs.append(f"m_estimation.{key}.alphas: alpha={a} with p={sub['p']} gives fewer than 2 samples")
+    noises = section.get("theory", {}).get("unregularised", {}).get("noises")
+    for n in unreg.get("noises", []):
+        if noises is not None and n not in noises:
+            msgs.append(f"m_estimation.unregularised.noises: {n!r} has no theory curve (add it to theory.unregularised.noises)")
     return msgs

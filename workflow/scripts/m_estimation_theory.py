@@ -8,6 +8,7 @@ estimator and its (q, a), and the data saving of the optimum relative to MAP at 
 All numbers are 1-D quadratures and root finds; nothing is sampled.
 """
 import numpy as np
+from scipy import optimize
 from threadpoolctl import threadpool_limits
 
 from spdl.io import save_npz
@@ -34,7 +35,10 @@ for noise in un["noises"]:
     out[f"{noise}_check_q_lad"] = np.array([me.q_lad(a, noise, b) for a in checks])
     out[f"{noise}_check_q_ls"] = me.q_least_squares(np.asarray(checks, float), noise, b)
     print(f"{noise}: {len(alpha)} alphas done")
-out["laplace_crossover"] = me.crossover_alpha("laplace", un["noise_scale"]) if "laplace" in un["noises"] else np.nan
+if "laplace" in un["noises"]:
+    b = un["noise_scale"]
+    out["laplace_crossover"] = me.crossover_alpha("laplace", b)
+    out["laplace_ratio_alpha100"] = me.q_optimal(100.0, "laplace", b) / float(me.q_least_squares(100.0, "laplace", b))
 
 # --- Fig. 2: optimal losses (Laplace noise), parametric tables resampled on a common x grid
 x = np.linspace(-lo["x_max"], lo["x_max"], 801)
@@ -42,9 +46,18 @@ rho = np.zeros((len(lo["q"]), len(x)))
 drho = np.zeros_like(rho)
 for i, q in enumerate(lo["q"]):
     rho[i], drho[i] = me.OptimalLoss(q, "laplace", un["noise_scale"])(x)
-t0 = [me.optimal_loss_table(q, "laplace", un["noise_scale"]) for q in lo["q"]]
+tables = [me.optimal_loss_table(q, "laplace", un["noise_scale"]) for q in lo["q"]]
+# far tail of each table: slope of rho_opt and its offset from the ML loss |x|/b + log(2b)
+b = un["noise_scale"]
+out["loss_tail_slope"] = np.array([t["drho"][-1] for t in tables])
+out["loss_tail_offset"] = np.array([t["rho"][-1] - t["x"][-1] / b - np.log(2 * b) for t in tables])
+# approach to the ML loss as q -> 0: sup over |x| <= x_max of |rho_q - ML|
+gap_q = np.array([1e-1, 1e-2, 1e-3])
+out["loss_gap_q"] = gap_q
+out["loss_gap"] = np.array([np.max(np.abs(me.OptimalLoss(q, "laplace", b)(x)[0] - np.abs(x) / b - np.log(2 * b)))
+                            for q in gap_q])
 out.update(loss_x=x, loss_q=np.asarray(lo["q"], float), loss_rho=rho, loss_drho=drho,
-           loss_curvature0=np.array([t["d2rho"][0] for t in t0]))
+           loss_curvature0=np.array([t["d2rho"][0] for t in tables]))
 
 # --- Fig. 3: regularised, Gaussian noise (std sigma), Laplace(b_s) signal
 sig, bs = rg["noise_std"], rg["prior_scale"]
@@ -58,6 +71,8 @@ out["reg_q_ridge_best"], out["reg_lambda_best"] = best[:, 0], best[:, 1]
 opt = np.array([me.q_optimal_regularised(a, sig, bs) for a in alpha_r])
 out["reg_q_opt"], out["reg_a_opt"] = opt[:, 0], opt[:, 1]
 out["reg_ridge_general"] = np.array([me.regularised_state(a, "l2", rg["ridge_lambda"], sig, bs)[0] for a in alpha_r])
+out["map_ridge_crossing"] = optimize.brentq(
+    lambda a: me.q_lasso(a, rg["lasso_lambda"], sig, bs) - me.best_ridge(a, sig, 2 * bs ** 2)[0], 1.0, 10.0, xtol=1e-6)
 print("regularised curves done")
 sa = np.asarray(rg["saving_alphas"], float)
 out["saving_alpha"] = sa

@@ -246,7 +246,10 @@ axes[2].legend(fontsize=8)
 axes[3].plot(th["saving_alpha"], 100 * th["saving"], "o-")
 rows += [dict(panel="saving", curve="opt_vs_map", alpha=a, value=v, se=np.nan, source="theory")
          for a, v in zip(th["saving_alpha"], th["saving"])]
-axes[3].set(xscale="log", xlabel=r"$\alpha_{opt}$", ylabel="data saving vs MAP (%)", title="equal-error data saving")
+axes[3].set_xscale("log")
+axes[3].set_xticks(th["saving_alpha"], [f"{a:g}" for a in th["saving_alpha"]])
+axes[3].minorticks_off()
+axes[3].set(xlabel=r"$\alpha_{opt}$", ylabel="data saving vs MAP (%)", title="equal-error data saving")
 save_figure(fig, pd.DataFrame(rows), figdir, "fig3_regularised")
 plt.show()
 

@@ -166,7 +166,8 @@ def test_fraction_below_threshold_on_a_known_spectrum():
     q = hs.slq(lambda V: V @ A, n, probes=probes, steps=40, seed=2, probe_batch=16)
     assert q.nodes.shape == (probes, 40)
     true = float((np.abs(lam) < 0.1).mean())  # 0.65
-    se = math.sqrt(2 * true * (1 - true) / (n * probes))  # Hutchinson bound for a projector
+    se = hs.fraction_standard_error(true, n, probes)  # Hutchinson bound for a projector
+    assert se == pytest.approx(math.sqrt(2 * 0.65 * 0.35 / (n * probes)))
     assert abs(q.fraction_below(0.1) - true) < 4 * se + 0.01
     assert abs(q.fraction_below(0.1, sigma=0.02) - true) < 4 * se + 0.01
     # the smoothed density: normalised, and close to the exact spectrum smoothed the same way
@@ -192,7 +193,7 @@ def test_slq_of_a_tiny_net_matches_its_exact_spectrum():
         assert abs(q.moment(f) - (lam ** k).mean()) < 5 * q.standard_error(f)
     threshold = float(np.median(np.abs(lam)))
     true = float((np.abs(lam) < threshold).mean())
-    assert abs(q.fraction_below(threshold) - true) < 4 * math.sqrt(2 * true * (1 - true) / (P * 30)) + 0.02
+    assert abs(q.fraction_below(threshold) - true) < 4 * hs.fraction_standard_error(true, P, 30) + 0.02
     # fewer steps than parameters: the members' batched SLQ equals the one-member runs
     ens = hs.ensemble_slq(arch, params, X, Y, loss, dtype=F64, probes=4, steps=20, seed=5)
     for e in (0, 2):
@@ -212,3 +213,40 @@ def test_lanczos_stops_on_an_invariant_subspace():
     np.testing.assert_allclose(np.sort(nodes[:, :3], 1), np.tile([-1.0, 0.5, 3.0], (3, 1)), atol=1e-10)
     assert (weights[:, 3:] == 0).all()
     np.testing.assert_allclose(weights.sum(1), 1.0)
+
+
+def test_ensemble_paths_agree_and_isolate_a_diverged_member():
+    arch, loss = CASES[1]
+    params, X, Y = _task(arch, loss, E=3)
+    P = arch.num_params()
+    V = torch.randn(3, 5, P, generator=torch.Generator().manual_seed(0), dtype=F64)
+    loop = hs.ensemble_hvp(arch, params, X, Y, loss, dtype=F64, vmap=False)
+    batched = hs.ensemble_hvp(arch, params, X, Y, loss, dtype=F64, vmap=True)
+    torch.testing.assert_close(loop(V), batched(V), rtol=1e-12, atol=1e-14)
+    assert (loop.n, loop.dtype, loop.sizes) == (P, F64, [p[0].numel() for p in params])
+    whole = hs.ensemble_slq(arch, params, X, Y, loss, dtype=F64, probes=6, steps=15, seed=1)
+    pieces = hs.ensemble_slq(arch, params, X, Y, loss, dtype=F64, probes=6, steps=15, seed=1, probe_batch=4)
+    for a, b in zip(whole, pieces):
+        np.testing.assert_allclose(a.nodes, b.nodes, atol=1e-10)
+    bad = [p.clone() for p in params]
+    for p in bad:
+        p[1] = float("nan")
+    res = hs.ensemble_slq(arch, bad, X, Y, loss, dtype=F64, probes=6, steps=15, seed=1)
+    assert np.isnan(res[1].nodes).all() and math.isnan(res[1].fraction_below(0.1))
+    for e in (0, 2):
+        np.testing.assert_allclose(res[e].nodes, whole[e].nodes, atol=1e-10)
+
+
+def test_operators_take_numpy_or_float32_input_and_know_their_size():
+    arch, loss = CASES[0]
+    params, X, Y = _task(arch, loss)
+    hvp, theta = hs.network_hvp(arch, params, X, Y, loss, dtype=F64)
+    v = np.ones(theta.numel(), np.float32)
+    out = hvp(v)
+    assert out.dtype == F64 and hvp.n == theta.numel() and hvp.device == theta.device
+    torch.testing.assert_close(out, hvp(torch.ones(theta.numel(), dtype=F64)))
+    q = hs.slq(hvp, probes=3, steps=10)  # n, dtype and device from the operator
+    assert q.n == theta.numel() and q.nodes.shape == (3, 10)
+    (top,), _ = hs.extreme_eigenpairs(hvp, k=1)
+    (bottom,), _ = hs.extreme_eigenpairs(hvp, k=1, which="SA")
+    assert bottom - 1e-10 <= q.nodes.min() and q.nodes.max() <= top + 1e-10  # Ritz values lie inside

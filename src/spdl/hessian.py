@@ -82,10 +82,13 @@ def network_loss(arch: MLP, params, X, Y, loss: str, member: int = 0, dtype=None
 
 
 # ----------------------------------------------------------------------------- Hessian-vector products
-def _batched(hvp_rows):
-    """Lift a (k, P) -> (k, P) product to accept a single vector (P,) too."""
+def _operator(rows, like):
+    """The product v -> H v from rows: (k, P) -> (k, P). It also takes one vector (P,), moves its
+    input to the dtype and device of `like`, and carries n, dtype and device as attributes."""
     def hvp(V):
-        return hvp_rows(V.unsqueeze(0))[0] if V.dim() == 1 else hvp_rows(V)
+        V = torch.as_tensor(V).to(like)
+        return rows(V.unsqueeze(0))[0] if V.dim() == 1 else rows(V)
+    hvp.n, hvp.dtype, hvp.device = like.shape[-1], like.dtype, like.device
     return hvp
 
 
@@ -103,18 +106,13 @@ def hvp_fn(f, theta, method: str = "reverse"):
 
         def rows(V):
             with torch.enable_grad():
-                V = V.to(g.dtype)
                 if V.shape[0] == 1:
                     return torch.autograd.grad(g, th, V[0], retain_graph=True)[0].unsqueeze(0)
                 return torch.autograd.grad(g, th, V, retain_graph=True, is_grads_batched=True)[0]
-        return _batched(rows)
+        return _operator(rows, theta)
     if method == "forward":
         grad_f = torch.func.grad(f)
-
-        def one(v):
-            return torch.func.jvp(grad_f, (theta,), (v,))[1]
-        batched = torch.func.vmap(one)
-        return _batched(lambda V: batched(V.to(theta.dtype)))
+        return _operator(torch.func.vmap(lambda v: torch.func.jvp(grad_f, (theta,), (v,))[1]), theta)
     raise ValueError(f"method must be 'reverse' or 'forward', got {method!r}")
 
 
@@ -140,31 +138,35 @@ def network_hvp(arch: MLP, params, X, Y, loss: str, member: int = 0, dtype=None,
                 return sample_losses(forward(arch, unflatten(th, shapes), x), y, loss).sum() * scale
             out = out + hvp_fn(piece, theta, method)(V)
         return out
-    return _batched(rows), theta
+    return _operator(rows, theta), theta
 
 
-def ensemble_hvp(arch: MLP, params, X, Y, loss: str, dtype=None):
+def ensemble_hvp(arch: MLP, params, X, Y, loss: str, dtype=None, vmap: bool | None = None):
     """V -> H_e v_e for every member at once: V (E, P) or (E, k, P) -> same shape, H_e the Hessian
-    of member e's loss. One gradient graph of sum_e L_e (the members' losses are independent, so
-    d^2 (sum_e L_e) / dtheta_e dtheta_f = 0 for e != f) and one vmapped backward per call."""
+    of member e's loss (flat order of member_vector). One gradient graph of sum_e L_e (the members'
+    losses are independent, so d^2 (sum_e L_e) / dtheta_e dtheta_f = 0 for e != f) and one backward
+    per column k: in a loop, or vmapped (is_grads_batched) if vmap; None = vmapped off the CPU (on
+    the CPU the loop is about twice as fast). A diverged member (NaN parameters) gives NaN rows only.
+    Attributes n (= P), dtype, device, sizes (entries per parameter tensor)."""
     ps = [p.detach().to(dtype or p.dtype).clone().requires_grad_(True) for p in params]
     X, Y = _prepare_data(arch, X, Y, ps[0].shape[0], loss, ps[0].dtype)
     X, Y = X.to(ps[0].device), Y.to(ps[0].device)
     with torch.enable_grad():
         L = reduce_losses(sample_losses(forward(arch, ps, X), Y, loss), loss)
         g = torch.cat([gi.flatten(1) for gi in torch.autograd.grad(L.sum(), ps, create_graph=True)], 1)
-    sizes = [math.prod(p.shape[1:]) for p in ps]
+    vmap = ps[0].device.type != "cpu" if vmap is None else vmap
 
     def hvp(V):
-        V = V.to(g.dtype)
+        V = torch.as_tensor(V).to(g)
         with torch.enable_grad():
             if V.dim() == 2:
                 return torch.cat([h.flatten(1) for h in torch.autograd.grad(g, ps, V, retain_graph=True)], 1)
-            if V.shape[1] == 1:
-                return hvp(V[:, 0]).unsqueeze(1)
+            if V.shape[1] == 1 or not vmap:
+                return torch.stack([hvp(V[:, i]) for i in range(V.shape[1])], 1)
             hs = torch.autograd.grad(g, ps, V.transpose(0, 1), retain_graph=True, is_grads_batched=True)
         return torch.cat([h.flatten(2) for h in hs], 2).transpose(0, 1)  # (k, E, P) -> (E, k, P)
-    hvp.sizes = sizes
+    hvp.n, hvp.dtype, hvp.device = g.shape[1], g.dtype, g.device
+    hvp.sizes = [math.prod(p.shape[1:]) for p in ps]
     return hvp
 
 
@@ -191,12 +193,11 @@ def network_hessian(arch: MLP, params, X, Y, loss: str, member: int = 0, dtype=N
 def ensemble_hessians(arch: MLP, params, X, Y, loss: str, dtype=None, batch: int = 64) -> torch.Tensor:
     """Exact Hessians (E, P, P) of every member, all members' rows from the same backward passes."""
     hvp = ensemble_hvp(arch, params, X, Y, loss, dtype)
-    E, n = params[0].shape[0], sum(hvp.sizes)
-    ref = params[0].to(dtype or params[0].dtype)
-    H = torch.empty(E, n, n, dtype=ref.dtype, device=ref.device)
+    E, n = params[0].shape[0], hvp.n
+    H = torch.empty(E, n, n, dtype=hvp.dtype, device=hvp.device)
     for i in range(0, n, batch):
         j = min(n, i + batch)
-        U = torch.zeros(j - i, n, dtype=ref.dtype, device=ref.device)
+        U = torch.zeros(j - i, n, dtype=hvp.dtype, device=hvp.device)
         U[:, i:j].fill_diagonal_(1.0)
         H[:, i:j] = hvp(U.expand(E, -1, -1))
     return (H + H.transpose(1, 2)) / 2
@@ -282,14 +283,18 @@ def layer_offsets(arch: MLP) -> list[tuple[int, int]]:
 
 
 # ----------------------------------------------------------------------------- extreme eigenpairs
-def extreme_eigenpairs(hvp, n: int, k: int = 6, which: str = "LA", *, tol: float = 1e-10, seed: int = 0,
-                       dtype=torch.float64, device=None, maxiter=None):
+def extreme_eigenpairs(hvp, n: int | None = None, k: int = 6, which: str = "LA", *, tol: float = 1e-10,
+                       seed: int = 0, dtype=torch.float64, device=None, maxiter=None):
     """k extreme eigenpairs of a symmetric operator given only v -> H v (ARPACK's implicitly restarted
     Lanczos, scipy.sparse.linalg.eigsh on a LinearOperator). which: "LA" largest (top), "SA" smallest
-    (bottom, most negative), "LM" largest |lambda|, "BE" both ends. Vectors travel as numpy float64
-    and enter hvp as `dtype` on `device`. Returns (values (k,), vectors (n, k)) ordered: descending
-    for "LA", ascending for "SA" and "BE", by descending |lambda| for "LM"."""
+    (bottom, most negative), "LM" largest |lambda|, "BE" both ends. n defaults to hvp.n. Vectors
+    travel as numpy float64 and enter hvp as `dtype` on `device` (default hvp.device). Returns
+    (values (k,), vectors (n, k)) ordered: descending for "LA", ascending for "SA" and "BE", by
+    descending |lambda| for "LM"."""
     from scipy.sparse.linalg import LinearOperator, eigsh
+
+    n = hvp.n if n is None else int(n)
+    device = getattr(hvp, "device", None) if device is None else device
 
     def matvec(v):
         v = torch.as_tensor(np.asarray(v, np.float64).ravel(), dtype=dtype, device=device)
@@ -355,7 +360,8 @@ def lanczos(matvec, v0, steps: int, reorthogonalize: bool = True, tol: float | N
 def gauss_quadrature(alpha, beta, sizes=None):
     """Nodes and weights of the Gauss quadrature of each row's Lanczos tridiagonal T (size s):
     T = U diag(theta) U^T, nodes theta, weights tau = U[0]^2 (they sum to 1). Returns numpy float64
-    (k, m) arrays; rows shorter than m are padded with nodes 0 and weights 0."""
+    (k, m) arrays; rows shorter than m are padded with nodes 0 and weights 0; a row with non-finite
+    entries (a diverged network) is NaN throughout."""
     alpha = np.asarray(torch.as_tensor(alpha).detach().cpu(), np.float64)
     beta = np.asarray(torch.as_tensor(beta).detach().cpu(), np.float64)
     k, m = alpha.shape
@@ -363,6 +369,9 @@ def gauss_quadrature(alpha, beta, sizes=None):
     nodes, weights = np.zeros((k, m)), np.zeros((k, m))
     for r in range(k):
         s = int(sizes[r])
+        if not (np.isfinite(alpha[r, :s]).all() and np.isfinite(beta[r, :s - 1]).all()):
+            nodes[r], weights[r] = np.nan, np.nan
+            continue
         T = np.diag(alpha[r, :s]) + np.diag(beta[r, :s - 1], 1) + np.diag(beta[r, :s - 1], -1)
         theta, U = np.linalg.eigh(T)
         nodes[r, :s], weights[r, :s] = theta, U[0] ** 2
@@ -399,6 +408,12 @@ def fraction_below(nodes, weights, threshold: float, sigma: float | None = None)
     return float((weights * mass).sum(1).mean())
 
 
+def fraction_standard_error(fraction: float, n: int, probes: int) -> float:
+    """Bound sqrt(2 q (1 - q) / (n p)) on the probe-noise standard error of a fraction q of the n
+    eigenvalues estimated with p Rademacher probes (fraction_below)."""
+    return math.sqrt(2 * fraction * (1 - fraction) / (n * probes))
+
+
 @dataclass
 class Quadrature:
     """SLQ result: nodes, weights (probes, m) numpy float64 (each weight row sums to 1), n the dimension."""
@@ -421,12 +436,16 @@ class Quadrature:
         return float(per.std(ddof=1) / math.sqrt(len(per))) if len(per) > 1 else math.nan
 
 
-def slq(matvec, n: int, *, probes: int = 10, steps: int = 80, seed: int = 0, dtype=torch.float64, device=None,
-        probe_batch: int | None = None, v0=None) -> Quadrature:
+def slq(matvec, n: int | None = None, *, probes: int = 10, steps: int = 80, seed: int = 0, dtype=None,
+        device=None, probe_batch: int | None = None, v0=None) -> Quadrature:
     """Stochastic Lanczos quadrature of a symmetric operator (matvec: (k, n) -> (k, n), e.g. an hvp):
     `probes` Rademacher probes (rademacher(probes, n, seed), or v0 (probes, n)), m = min(steps, n)
     Lanczos steps each with full reorthogonalisation, `probe_batch` probes at a time (memory
-    probe_batch * m * n for the Lanczos basis)."""
+    probe_batch * m * n for the Lanczos basis). n, dtype, device default to the matvec's attributes
+    (hvps here carry them), else float64 on the CPU."""
+    n = matvec.n if n is None else int(n)
+    dtype = getattr(matvec, "dtype", torch.float64) if dtype is None else dtype
+    device = getattr(matvec, "device", None) if device is None else device
     V = rademacher(probes, n, seed, dtype, device) if v0 is None else torch.as_tensor(v0, dtype=dtype, device=device)
     nodes, weights = [], []
     for i in range(0, V.shape[0], probe_batch or V.shape[0]):
@@ -445,14 +464,19 @@ def network_slq(arch: MLP, params, X, Y, loss: str, member: int = 0, dtype=None,
 
 
 def ensemble_slq(arch: MLP, params, X, Y, loss: str, dtype=None, *, probes: int = 10, steps: int = 80,
-                 seed: int = 0) -> list[Quadrature]:
+                 seed: int = 0, probe_batch: int | None = None) -> list[Quadrature]:
     """slq of every member's Hessian at once (ensemble_hvp), each member with the same probes
-    rademacher(probes, P, seed): member e's result equals network_slq(..., member=e) up to rounding."""
+    rademacher(probes, P, seed): member e's result equals network_slq(..., member=e) up to rounding
+    (NaN for a diverged member). Lanczos memory E * probe_batch * m * P."""
     hvp = ensemble_hvp(arch, params, X, Y, loss, dtype)
-    E, n = params[0].shape[0], sum(hvp.sizes)
-    ref = params[0].to(dtype or params[0].dtype)
-    V = rademacher(probes, n, seed, ref.dtype, ref.device).repeat(E, 1)  # rows (e, probe)
-    alpha, beta, sizes = lanczos(lambda Q: hvp(Q.view(E, probes, n)).reshape(E * probes, n), V, steps)
-    nodes, weights = gauss_quadrature(alpha, beta, sizes)
-    m = nodes.shape[1]
-    return [Quadrature(nodes.reshape(E, probes, m)[e], weights.reshape(E, probes, m)[e], n) for e in range(E)]
+    E, n = params[0].shape[0], hvp.n
+    V = rademacher(probes, n, seed, hvp.dtype, hvp.device)
+    nodes, weights = [], []
+    for i in range(0, probes, probe_batch or probes):
+        k = min(probes, i + (probe_batch or probes)) - i
+        rows = lambda Q, k=k: hvp(Q.view(E, k, n)).reshape(E * k, n)  # noqa: E731  rows (member, probe)
+        x, w = gauss_quadrature(*lanczos(rows, V[i:i + k].repeat(E, 1), steps))
+        nodes.append(x.reshape(E, k, -1))
+        weights.append(w.reshape(E, k, -1))
+    nodes, weights = np.concatenate(nodes, 1), np.concatenate(weights, 1)
+    return [Quadrature(nodes[e], weights[e], n) for e in range(E)]

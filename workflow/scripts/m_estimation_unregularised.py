@@ -6,10 +6,12 @@ y = X s0 + eps (X entries N(0, 1/P), s0 ~ N(0, 1)); the three estimators see the
 q_opt of that alpha) by L-BFGS started at LS. A failed solve is recorded (status/certificate),
 never raised. Per-alpha results are checkpointed so a killed run resumes where it stopped.
 """
+import os
+
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from spdl.io import atomic_path, load_npz, save_npz
+from spdl.io import ResultsFileError, atomic_path, load_npz, save_npz
 from spdl.jobs import start_job
 from spdl.studies import m_estimation as me
 
@@ -21,12 +23,18 @@ P, R, alphas, noises, b = c["p"], c["repeats"], c["alphas"], c["noises"], c["noi
 shape = (len(noises), len(alphas), R)
 ckpt = "results/checkpoints/m_estimation/unregularised.npz"
 keys = ("ls", "lad", "opt", "lad_status", "opt_cert", "done")
-try:
-    state = load_npz(ckpt)
-    assert state["ls"].shape == shape and int(state["seed"]) == c["seed"]
-    print("resuming from checkpoint")
-except (OSError, AssertionError, KeyError):
-    state = {k: np.full(shape, np.nan) for k in keys[:-1]} | {"done": np.zeros(shape[:2], bool)}
+state = {k: np.full(shape, np.nan) for k in keys[:-1]} | {"done": np.zeros(shape[:2], bool)}
+if os.path.exists(ckpt):
+    try:
+        saved = load_npz(ckpt)
+        # resume only a checkpoint of this very sweep (same sizes, alphas, noises and seed)
+        if (saved["ls"].shape == shape and int(saved["seed"]) == c["seed"] and int(saved["p"]) == P
+                and np.array_equal(saved["alphas"], np.asarray(alphas, float))
+                and list(saved["noises"]) == list(noises) and float(saved["noise_scale"]) == b):
+            state = {k: saved[k] for k in keys}
+            print(f"resuming from checkpoint: {int(state['done'].sum())} of {state['done'].size} settings done")
+    except (ResultsFileError, KeyError) as err:
+        print(f"ignoring unreadable checkpoint ({err})")
 
 for i, noise in enumerate(noises):
     for j, alpha in enumerate(alphas):
@@ -46,7 +54,7 @@ for i, noise in enumerate(noises):
         state["done"][i, j] = True
         with atomic_path(ckpt) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, seed=c["seed"], **state)
+                np.savez(fh, seed=c["seed"], p=P, noise_scale=b, alphas=np.asarray(alphas, float), noises=np.array(noises), **state)
         print(f"{noise} alpha={alpha}: LS {np.mean(state['ls'][i, j]):.4g} LAD {np.nanmean(state['lad'][i, j]):.4g} "
               f"opt {np.mean(state['opt'][i, j]):.4g} (max cert {np.max(state['opt_cert'][i, j]):.1e})")
 
@@ -56,4 +64,5 @@ failed = {"lad": state["lad_status"] != 0, "opt": ~(state["opt_cert"] < c["certi
 save_npz(smk.output[0], q_ls=state["ls"], q_lad=state["lad"], q_opt=state["opt"], lad_status=state["lad_status"],
          opt_certificate=state["opt_cert"], failed_ls=failed["ls"], failed_lad=failed["lad"], failed_opt=failed["opt"],
          alphas=np.asarray(alphas, float), noises=np.array(noises), p=P, repeats=R, noise_scale=b)
+os.remove(ckpt)  # the output now holds everything the checkpoint did
 print("failed solves:", {k: int(v.sum()) for k, v in failed.items()})

@@ -16,9 +16,9 @@
 #
 # Y. Feng, W. Zhang & Y. Tu, *Activity-weight duality in feed-forward neural networks reveals two
 # co-determinants for generalization*, Nat. Mach. Intell. 5, 908 (2023); the authors' demo
-# (GitHub `YuFengDuke/A-W-Duality-Project`). Spec: `/work/shared/papers/activity_weight_duality.md`.
+# (GitHub `YuFengDuke/A-W-Duality-Project`), arXiv:2203.10736.
 # The networks are trained and analysed in the rules `activity_weight_duality_*`
-# (`spdl.activity_weight_duality`); this notebook only loads, plots and checks claims.
+# (`spdl.studies.activity_weight_duality`); this notebook only loads, plots and checks claims.
 #
 # **Setup** (the demo's, [design] where marked): 784-H-H-10 ReLU network without biases,
 # nn.Linear's default init times $s$, SGD (lr 0.1, batch 25) on the cross-entropy until the

@@ -17,9 +17,9 @@
 # Part 1: Y. Feng & Y. Tu, *The inverse variance-flatness relation in stochastic gradient descent
 # is critical for finding flat minima*, PNAS 118, e2015617118 (2021). Part 2: N. Yang, C. Tang &
 # Y. Tu, *Stochastic gradient descent introduces an effective landscape-dependent regularization
-# favoring flat solutions*, PRL 130, 237101 (2023). Spec: `/work/shared/papers/sgd_noise_flatness.md`.
+# favoring flat solutions*, PRL 130, 237101 (2023), arXiv:2206.01246 (PNAS: arXiv:2001.01678).
 # All training and simulation happen in the rules `sgd_noise_flatness_*`; this notebook loads,
-# plots and checks claims. Library: `spdl.sgd_noise_flatness`.
+# plots and checks claims. Library: `spdl.studies.sgd_noise_flatness`.
 #
 # **Setup of part 1** ([code] = the authors' demo, [design] = our choice where the papers are silent):
 # 784-H-H-10 ReLU MLP without biases, cross-entropy, plain SGD [code]. Training runs a fixed number

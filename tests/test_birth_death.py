@@ -256,13 +256,13 @@ def test_student_checkpoint_resume_is_bitwise(tmp_path, one_thread):
 
 
 def test_check_config_messages():
-    bad = {"mixture": {"dt": 0.01, "spread": {"steps": 100, "quench": 100, "check_time": 5.0}},
-           "sweep": {"steps": 50, "quench": 60, "alpha": [0.0, 0.05], "alpha_n_ref": 0.1},
-           "student": {"d": 5, "teacher_units": 8}}
+    bad = {"dynamics": {"dt": 0.01}, "spread": {"steps": 100, "quench": 100, "check_time": 5.0},
+           "sweep": {"steps": 50, "quench": 60, "alpha": [0.01, 0.05]},
+           "student": {"d": 5, "teacher_units": 8, "variants": [{"name": "a"}, {"name": "a"}]}}
     msgs = bd.check_config(bad)
-    assert any(m.startswith("birth_death.mixture.spread.quench") for m in msgs)
-    assert any(m.startswith("birth_death.mixture.spread.check_time") for m in msgs)
-    assert any(m.startswith("birth_death.sweep.quench") for m in msgs)
-    assert any(m.startswith("birth_death.sweep.alpha_n_ref") for m in msgs)
-    assert any(m.startswith("birth_death.student.teacher_units") for m in msgs)
-    assert bd.check_config({"mixture": {"dt": 0.01, "spread": {"steps": 3000, "quench": 1000, "check_time": 10}}}) == []
+    for key in ("spread.quench", "spread.check_time", "sweep.quench", "sweep.alpha", "student.teacher_units",
+                "student.variants"):
+        assert any(m.startswith(f"birth_death.{key}") for m in msgs), key
+    ok = {"dynamics": {"dt": 0.01}, "spread": {"steps": 3000, "quench": 1000, "check_time": 10.0},
+          "sweep": {"steps": 50, "quench": 10, "alpha": [0, 0.05]}}
+    assert bd.check_config(ok) == []

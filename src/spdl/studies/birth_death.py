@@ -522,22 +522,25 @@ def run_student(variants, seeds, *, d: int, teacher_units: int, n: int, batch: i
 def check_config(section: dict) -> list[str]:
     """Cross-field checks of config["birth_death"] that the schema cannot express."""
     msgs = []
-    mx = section.get("mixture", {})
+    dt = section.get("dynamics", {}).get("dt", 0.0)
     for case in ("spread", "bad"):
-        cc = mx.get(case, {})
+        cc = section.get(case, {})
         if cc and cc.get("quench", 0) >= cc.get("steps", 1):
-            msgs.append(f"birth_death.mixture.{case}.quench: {cc['quench']} must be below steps={cc['steps']}")
-        if cc and "check_time" in cc and cc["check_time"] > cc["steps"] * mx.get("dt", 0):
-            msgs.append(f"birth_death.mixture.{case}.check_time: {cc['check_time']} is after the end "
-                        f"(steps * dt = {cc['steps'] * mx.get('dt', 0)})")
+            msgs.append(f"birth_death.{case}.quench: {cc['quench']} must be below steps={cc['steps']}")
+        if cc and "check_time" in cc and cc["check_time"] > cc.get("steps", 0) * dt:
+            msgs.append(f"birth_death.{case}.check_time: {cc['check_time']} is after the end "
+                        f"(steps * dt = {cc.get('steps', 0) * dt:g})")
     sw = section.get("sweep", {})
     if sw and "quench" in sw and sw["quench"] >= sw.get("steps", 1):
         msgs.append(f"birth_death.sweep.quench: {sw['quench']} must be below steps={sw['steps']}")
-    if sw and sw.get("alpha_n_ref") is not None and sw.get("alpha_n_ref") not in sw.get("alpha", []):
-        msgs.append(f"birth_death.sweep.alpha_n_ref: {sw['alpha_n_ref']} must be one of sweep.alpha {sw.get('alpha')}")
+    if sw and "alpha" in sw and 0.0 not in [float(a) for a in sw["alpha"]]:
+        msgs.append(f"birth_death.sweep.alpha: {sw['alpha']} must include 0 (the GD reference)")
     st = section.get("student", {})
     if st and st.get("teacher_units", 2) < 2:
         msgs.append("birth_death.student.teacher_units: need >= 2 for the projection plane")
     if st and st.get("teacher_units", 0) > st.get("d", 10**9):
         msgs.append(f"birth_death.student.teacher_units: {st['teacher_units']} exceeds d={st['d']}")
+    names = [v.get("name") for v in st.get("variants", [])]
+    if len(set(names)) != len(names):
+        msgs.append(f"birth_death.student.variants: names must be unique, got {names}")
     return msgs

@@ -3,8 +3,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= 2
 CONFIG ?=
+# SET="deep_linear.dynamics.snr=[3,5,6] deep_linear.noise_std=0.5": change single values (dotted keys, YAML values)
+SET    ?=
 BIN    := $(VENV)/bin
-SMK    := $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(if $(CONFIG),--configfile $(CONFIG))
+OVERRIDE := results/config.override.yaml
+CONFIGS  := $(strip $(CONFIG) $(if $(SET),$(OVERRIDE)))
+SMK    := $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(if $(CONFIGS),--configfiles $(CONFIGS))
 
 .PHONY: setup replicate quick report test slurm-test lint benchmark clean
 
@@ -18,6 +22,9 @@ $(VENV)/.installed: pyproject.toml
 
 ## every figure, claim, scorecard and the HTML report (CONFIG=config/quick.yaml for the CI scale)
 replicate: setup
+ifneq ($(SET),)
+	mkdir -p results && $(BIN)/python -m spdl.config --configfile config/config.yaml $(addprefix --configfile ,$(CONFIG)) $(SET) > $(OVERRIDE)
+endif
 	$(SMK)
 	$(SMK) --report results/report.html
 

@@ -13,9 +13,12 @@ include: "workflow/rules/common.smk"
 
 
 for _rules in sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")):
-    if _rules.stem not in ("common", "scorecard"):
+    if _rules.stem not in ("common", "studies", "scorecard"):
 
         include: _rules
+
+
+include: "workflow/rules/studies.smk"
 
 
 include: "workflow/rules/scorecard.smk"

@@ -1,6 +1,17 @@
 """The workflow itself: lint-clean, and the DAG holds every study's jobs and targets."""
+import re
 import subprocess
 import sys
+
+import pytest
+
+from spdl.claims import load_declarations
+
+NOT_STUDIES = {"common", "studies", "scorecard", "data", "benchmarks"}
+
+
+def registered_studies(root):
+    return sorted(p.stem for p in (root / "workflow/rules").glob("*.smk") if p.stem not in NOT_STUDIES)
 
 
 def smk(root, *args):
@@ -26,3 +37,44 @@ def test_figure_targets_exist(root):
     targets = set(run.stdout.split())
     assert {"all", "deep_linear", "data_embedded", "benchmark_engine"} <= targets
     assert {f"deep_linear_fig{i}" for i in range(1, 8)} <= targets
+
+
+@pytest.mark.parametrize("study", registered_studies(__import__("pathlib").Path(__file__).resolve().parents[1]))
+def test_every_study_has_its_layers_and_generated_tail(root, study):
+    """One name in every layer; the notebook rule, the study target and one target per figure are generated."""
+    for path in (f"workflow/rules/{study}.smk", f"src/spdl/studies/{study}.py", f"notebooks/{study}.py",
+                 f"workflow/schemas/{study}.schema.yaml", f"workflow/claims/{study}.yaml"):
+        assert (root / path).exists(), path
+    assert list((root / "tests").glob(f"test_{study}*.py")), f"tests/test_{study}*.py"
+    rules = (root / f"workflow/rules/{study}.smk").read_text()
+    assert f"rule {study}_notebook" not in rules and f"rule {study}:" not in rules, "the tail comes from the registry"
+    figures = [p.stem for p in (root / "workflow/report" / study).glob("fig*.rst")]
+    assert figures, f"captions in workflow/report/{study}/"
+    load_declarations(root / f"workflow/claims/{study}.yaml", "default", figures)  # valid, figures exist
+    run = smk(root, "--list-rules")
+    listed = set(run.stdout.split())
+    assert {study, f"{study}_notebook"} | {f"{study}_{f.split('_')[0]}" for f in figures} <= listed
+
+
+def test_no_global_wildcard_constraints(root):
+    """A study's wildcard names ({rho}, {batch}, ...) must not constrain another study's rules."""
+    for path in (root / "workflow/rules").glob("*.smk"):
+        assert not re.search(r"^wildcard_constraints:", path.read_text(), re.M), path.name
+
+
+def test_dry_run_of_one_study_does_not_import_torch(root, tmp_path):
+    code = ("import atexit, sys; atexit.register(lambda: print('TORCH_LOADED', 'torch' in sys.modules)); "
+            "from snakemake.cli import main; sys.argv = ['snakemake', '-n', '--nolock', '--cores', '1', "
+            f"'--snakefile', {str(root / 'Snakefile')!r}, '--directory', {str(tmp_path)!r}, 'deep_linear']; main()")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "TORCH_LOADED False" in run.stdout, run.stdout[-2000:] + run.stderr[-2000:]
+
+
+def test_notebooks_read_no_config_behind_their_rule(root):
+    """Notebooks see only their rule's params (``cfg``); scripts only their rule's params."""
+    for study in registered_studies(root):
+        nb = (root / f"notebooks/{study}.py").read_text()
+        assert "smk.config" not in nb and "snakemake.config" not in nb
+    for script in (root / "workflow/scripts").glob("*.py"):
+        assert "smk.config" not in script.read_text() and "snakemake.config" not in script.read_text(), script.name
+

@@ -8,6 +8,7 @@ and touches nothing else.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jsonschema
@@ -75,3 +76,58 @@ def merge(base: dict, override: dict) -> dict:
         else:
             base[key] = value
     return base
+
+
+def set_values(config: dict, assignments) -> dict:
+    """The override that ``KEY=VALUE`` assignments make to ``config``, as a nested dict for ``--configfiles``.
+
+    KEY is dotted (``deep_linear.dynamics.snr``; an integer indexes a list: ``deep_linear.dynamics.depths.1.lr``),
+    VALUE is YAML (``[3, 5, 6]``, ``1e-3``, ``null``). A list that is indexed into is copied whole, since a config
+    file replaces lists rather than merging them.
+    """
+    override: dict = {}
+    for item in assignments:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE")
+        parts, value = key.split("."), yaml.safe_load(text)
+        if isinstance(value, str) and re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+", value):
+            value = float(value)  # YAML 1.1 reads 2e-3 (no dot) as a string
+        node, out = config, override
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"override {key}: {part!r} is not an index of a {len(node)}-entry list")
+                part = int(part)
+            elif not isinstance(node, dict) or part not in node:
+                raise ConfigError(f"override {key}: unknown key {'.'.join(parts[:i + 1])}")
+            if last:
+                out[part] = value
+            elif isinstance(node[part], list):
+                out.setdefault(part, yaml.safe_load(yaml.safe_dump(node[part])))  # deep copy of the list
+                node, out = node[part], out[part]
+            else:  # inside a copied list the entry exists already
+                node, out = node[part], out[part] if isinstance(out, list) else out.setdefault(part, {})
+    return override
+
+
+def main(argv=None) -> None:
+    """``python -m spdl.config [--configfile F ...] KEY=VALUE ...``: print the override file as YAML."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--configfile", action="append", default=[], help="config files, merged in order")
+    parser.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    config: dict = {}
+    for p in args.configfile:
+        merge(config, yaml.safe_load(Path(p).read_text()) or {})
+    try:
+        print(yaml.safe_dump(set_values(config, args.assignments), sort_keys=False), end="")
+    except ConfigError as err:
+        raise SystemExit(f"error: {err}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -2,7 +2,7 @@
 # One training job per (batch size, training set): every setting of the one-at-a-time sweeps that
 # shares them, x seeds, in one ensemble -> results/activity_weight_duality/job_<job>.npz (trained to
 # the fit criterion, then analysed); the SSGD/DPSGD comparison; notebooks/activity_weight_duality.py.
-from spdl.studies import activity_weight_duality as _awd
+from spdl.studies import activity_weight_duality_sweeps as _awd
 
 AWD_FIGURES = [
     "fig1_duality_exactness",
@@ -18,14 +18,19 @@ AWD_CFG = config["activity_weight_duality"]
 AWD_DATA = f"results/data/{AWD_CFG['dataset']}.npz"
 AWD_JOBS = {f"job_{j}": f"results/activity_weight_duality/job_{j}.npz" for j in _awd.jobs(AWD_CFG)}
 
-register_study("activity_weight_duality", AWD_FIGURES)
+register_study(
+    "activity_weight_duality",
+    figures=AWD_FIGURES,
+    inputs=dict(
+        **AWD_JOBS,
+        multilearner="results/activity_weight_duality/multilearner.npz",
+    ),
+    params=config["activity_weight_duality"],
+)
 
 if AWD_CFG["multilearner"]["batch_size"] % AWD_CFG["multilearner"]["learners"]:
     raise ValueError("config: activity_weight_duality.multilearner.batch_size must be a multiple of learners")
 
-
-wildcard_constraints:
-    job="|".join(j.replace(".", r"\.") for j in _awd.jobs(AWD_CFG)),
 
 
 rule activity_weight_duality_train:
@@ -34,6 +39,8 @@ rule activity_weight_duality_train:
         data=AWD_DATA,
     output:
         "results/activity_weight_duality/job_{job}.npz",
+    wildcard_constraints:
+        job="|".join(j.replace(".", r"\.") for j in _awd.jobs(AWD_CFG)),
     params:
         cfg=AWD_CFG,
     log:
@@ -70,46 +77,3 @@ rule activity_weight_duality_multilearner:
         runtime=60,
     script:
         "../scripts/activity_weight_duality_multilearner.py"
-
-
-rule activity_weight_duality_notebook:
-    """Loads every job, draws the figures, checks the claims."""
-    input:
-        notebook=notebook_source("activity_weight_duality"),
-        **AWD_JOBS,
-        multilearner="results/activity_weight_duality/multilearner.npz",
-    output:
-        ipynb="results/notebooks/activity_weight_duality.ipynb",
-        html=report("results/notebooks/activity_weight_duality.html", category="activity_weight_duality",
-                    subcategory="notebook"),
-        claims="results/claims/activity_weight_duality.json",
-        **figure_outputs("activity_weight_duality", AWD_FIGURES),
-    params:
-        study="activity_weight_duality",
-    log:
-        log_path("activity_weight_duality", "notebook"),
-    benchmark:
-        benchmark_path("activity_weight_duality", "notebook")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    script:
-        "../scripts/run_notebook.py"
-
-
-rule activity_weight_duality:
-    """Target: every figure and claim of the activity-weight duality study."""
-    input:
-        study_targets("activity_weight_duality"),
-
-
-for _fig in AWD_FIGURES:
-
-    rule:
-        name:
-            f"activity_weight_duality_{_fig.split('_')[0]}"
-        input:
-            [figure_path("activity_weight_duality", _fig, ext) for ext in ("png", "pdf", "csv")],

@@ -9,25 +9,52 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
-from spdl.config import validate_config
+from spdl.claims import load_declarations
+from spdl.config import ConfigError, validate_config
 
 validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
 
 SCALE = config["scale"]
 MAX_THREADS = config["max_threads"]
+DEVICE = config["device"]
+# resources of a training job when DEVICE is cuda: one GPU (Slurm passes it as --gpus=1)
+GPU = {"gpu": 1} if DEVICE == "cuda" else {}
 CONDA_ENV = "../../environment.yml"  # the same environment as pyproject.toml
 
-# study name -> list of its figure names; filled by each workflow/rules/<study>.smk
+# study name -> its registration (figures, notebook inputs and params); filled by each
+# workflow/rules/<study>.smk, turned into the notebook rule and targets by studies.smk.
 STUDIES = {}
 
 
-def register_study(name, figures):
-    STUDIES[name] = list(figures)
+def project_path(*parts):
+    """A source file of the project, relative to the working directory (stable when the project moves)."""
+    return os.path.relpath(Path(workflow.basedir, *parts), os.getcwd())
+
+
+def register_study(name, figures, inputs, params, checks=None, mem_mb=3000, runtime=20):
+    """Declare a study: its figures (named once), the results its notebook reads (name -> path) and
+    exactly the config keys its notebook reads (``params``, passed to it as ``cfg``).
+
+    ``checks(section) -> [messages]`` holds the study's cross-field and data-size checks; they run
+    now, at parse time, so a bad config stops before any job. The notebook rule ``<name>_notebook``,
+    the target ``<name>`` and one target per figure (``<name>_fig1`` ...) are generated in studies.smk.
+    """
+    if name in STUDIES:
+        raise ValueError(f"study {name!r} registered twice")
+    if len(set(figures)) != len(figures) or any(not f.startswith("fig") for f in figures):
+        raise ValueError(f"study {name!r}: figure names must be unique and start with 'fig': {figures}")
+    problems = list(checks(config[name])) if checks else []
+    if problems:
+        raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {m}" for m in problems))
+    declarations = project_path("workflow", "claims", f"{name}.yaml")
+    load_declarations(declarations, SCALE, figures)  # a malformed declaration stops here, before any job
+    STUDIES[name] = dict(figures=list(figures), inputs=dict(inputs), params=params,
+                         declarations=declarations, mem_mb=mem_mb, runtime=runtime)
 
 
 def notebook_source(study):
-    """notebooks/<study>.py next to the Snakefile (works with --directory elsewhere)."""
-    return str(Path(workflow.basedir) / "notebooks" / f"{study}.py")
+    """notebooks/<study>.py of the project."""
+    return project_path("notebooks", f"{study}.py")
 
 
 def figure_path(study, figure, ext="png"):
@@ -52,7 +79,7 @@ def figure_outputs(study, figures):
 
 def study_targets(study):
     return ([claims_path(study), f"results/notebooks/{study}.html"]
-            + [figure_path(study, f, ext) for f in STUDIES[study] for ext in ("png", "pdf", "csv")])
+            + [figure_path(study, f, ext) for f in STUDIES[study]["figures"] for ext in ("png", "pdf", "csv")])
 
 
 def all_study_targets(wildcards):

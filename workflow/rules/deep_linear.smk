@@ -11,13 +11,22 @@ DEEP_LINEAR_FIGURES = [
     "fig6_varying_p",
     "fig7_nongradient_optimum",
 ]
-DEEP_LINEAR_HIDDEN = [str(d["hidden_layers"]) for d in config["deep_linear"]["dynamics"]["depths"]]
+DL = config["deep_linear"]
+DL_DEPTHS = {str(d["hidden_layers"]): d for d in DL["dynamics"]["depths"]}
 
-register_study("deep_linear", DEEP_LINEAR_FIGURES)
-
-
-wildcard_constraints:
-    hidden="|".join(DEEP_LINEAR_HIDDEN),
+register_study(
+    "deep_linear",
+    figures=DEEP_LINEAR_FIGURES,
+    inputs=dict(
+        modes="results/deep_linear/modes.npz",
+        spectrum="results/deep_linear/spectrum.npz",
+        **{f"dynamics_h{h}": f"results/deep_linear/dynamics_h{h}.npz" for h in DL_DEPTHS},
+        transfer="results/deep_linear/transfer.npz",
+        varying_p="results/deep_linear/varying_p.npz",
+    ),
+    # what only the notebook reads; every other fact comes from the results files
+    params={"modes": {"wave_times": DL["modes"]["wave_times"]}, "optimum": DL["optimum"]},
+)
 
 
 rule deep_linear_modes:
@@ -25,7 +34,7 @@ rule deep_linear_modes:
     output:
         "results/deep_linear/modes.npz",
     params:
-        cfg=config["deep_linear"]["modes"],
+        **{k: DL["modes"][k] for k in ("shat", "wave_shat", "eps", "lr", "t_max")},
     log:
         log_path("deep_linear", "modes"),
     benchmark:
@@ -45,8 +54,8 @@ rule deep_linear_spectrum:
     output:
         "results/deep_linear/spectrum.npz",
     params:
-        cfg=config["deep_linear"]["spectrum"],
-        noise_std=config["deep_linear"]["noise_std"],
+        **DL["spectrum"],
+        noise_std=DL["noise_std"],
     log:
         log_path("deep_linear", "spectrum"),
     benchmark:
@@ -65,9 +74,12 @@ rule deep_linear_dynamics:
     """Figs. 3, 4, 7: TA and random students trained by full-batch GD, batched over seeds and SNRs."""
     output:
         "results/deep_linear/dynamics_h{hidden}.npz",
+    wildcard_constraints:
+        hidden="|".join(DL_DEPTHS),
     params:
-        cfg=config["deep_linear"]["dynamics"],
-        noise_std=config["deep_linear"]["noise_std"],
+        depth=lambda w: DL_DEPTHS[w.hidden],
+        **{k: DL["dynamics"][k] for k in ("n1", "n2", "n3", "snr", "rank3_profile", "seeds", "n_records")},
+        noise_std=DL["noise_std"],
     log:
         log_path("deep_linear", "dynamics_h{hidden}"),
     benchmark:
@@ -87,8 +99,8 @@ rule deep_linear_transfer:
     output:
         "results/deep_linear/transfer.npz",
     params:
-        cfg=config["deep_linear"]["transfer"],
-        noise_std=config["deep_linear"]["noise_std"],
+        cfg=DL["transfer"],
+        noise_std=DL["noise_std"],
     log:
         log_path("deep_linear", "transfer"),
     benchmark:
@@ -108,8 +120,8 @@ rule deep_linear_varying_p:
     output:
         "results/deep_linear/varying_p.npz",
     params:
-        cfg=config["deep_linear"]["varying_p"],
-        noise_std=config["deep_linear"]["noise_std"],
+        cfg=DL["varying_p"],
+        noise_std=DL["noise_std"],
     log:
         log_path("deep_linear", "varying_p"),
     benchmark:
@@ -122,48 +134,3 @@ rule deep_linear_varying_p:
         runtime=60,
     script:
         "../scripts/deep_linear_varying_p.py"
-
-
-rule deep_linear_notebook:
-    """Loads the simulations, draws every figure next to its theory, checks the claims."""
-    input:
-        notebook=notebook_source("deep_linear"),
-        modes="results/deep_linear/modes.npz",
-        spectrum="results/deep_linear/spectrum.npz",
-        **{f"dynamics_h{h}": f"results/deep_linear/dynamics_h{h}.npz" for h in DEEP_LINEAR_HIDDEN},
-        transfer="results/deep_linear/transfer.npz",
-        varying_p="results/deep_linear/varying_p.npz",
-    output:
-        ipynb="results/notebooks/deep_linear.ipynb",
-        html=report("results/notebooks/deep_linear.html", category="deep_linear", subcategory="notebook"),
-        claims="results/claims/deep_linear.json",
-        **figure_outputs("deep_linear", DEEP_LINEAR_FIGURES),
-    params:
-        study="deep_linear",
-    log:
-        log_path("deep_linear", "notebook"),
-    benchmark:
-        benchmark_path("deep_linear", "notebook")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    script:
-        "../scripts/run_notebook.py"
-
-
-rule deep_linear:
-    """Target: every figure and claim of the deep linear study."""
-    input:
-        study_targets("deep_linear"),
-
-
-for _fig in DEEP_LINEAR_FIGURES:
-
-    rule:
-        name:
-            f"deep_linear_{_fig.split('_')[0]}"
-        input:
-            [figure_path("deep_linear", _fig, ext) for ext in ("png", "pdf", "csv")],

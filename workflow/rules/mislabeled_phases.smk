@@ -14,11 +14,17 @@ MISLABELED_RHO = [f"{r:g}" for r in config["mislabeled_phases"]["rho"]]
 MISLABELED_DATA = f"results/data/{config['mislabeled_phases']['dataset']}.npz"
 MISLABELED_SWEEPS = {f"sweep_rho{r}": f"results/mislabeled_phases/sweep_rho{r}.npz" for r in MISLABELED_RHO}
 
-register_study("mislabeled_phases", MISLABELED_FIGURES)
+register_study(
+    "mislabeled_phases",
+    figures=MISLABELED_FIGURES,
+    inputs=dict(
+        **MISLABELED_SWEEPS,
+        cleaning="results/mislabeled_phases/cleaning.npz",
+        speedup="results/mislabeled_phases/speedup.npz",
+    ),
+    params=config["mislabeled_phases"],
+)
 
-
-wildcard_constraints:
-    rho="|".join(r.replace(".", r"\.") for r in MISLABELED_RHO),
 
 
 rule mislabeled_phases_sweep:
@@ -27,6 +33,8 @@ rule mislabeled_phases_sweep:
         data=MISLABELED_DATA,
     output:
         "results/mislabeled_phases/sweep_rho{rho}.npz",
+    wildcard_constraints:
+        rho="|".join(r.replace(".", r"\.") for r in MISLABELED_RHO),
     params:
         cfg=config["mislabeled_phases"],
     log:
@@ -86,46 +94,3 @@ rule mislabeled_phases_speedup:
         runtime=10,
     script:
         "../scripts/mislabeled_phases_speedup.py"
-
-
-rule mislabeled_phases_notebook:
-    """Loads the sweeps, detects the phases, draws every figure, checks the claims."""
-    input:
-        notebook=notebook_source("mislabeled_phases"),
-        **MISLABELED_SWEEPS,
-        cleaning="results/mislabeled_phases/cleaning.npz",
-        speedup="results/mislabeled_phases/speedup.npz",
-    output:
-        ipynb="results/notebooks/mislabeled_phases.ipynb",
-        html=report("results/notebooks/mislabeled_phases.html", category="mislabeled_phases", subcategory="notebook"),
-        claims="results/claims/mislabeled_phases.json",
-        **figure_outputs("mislabeled_phases", MISLABELED_FIGURES),
-    params:
-        study="mislabeled_phases",
-    log:
-        log_path("mislabeled_phases", "notebook"),
-    benchmark:
-        benchmark_path("mislabeled_phases", "notebook")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    script:
-        "../scripts/run_notebook.py"
-
-
-rule mislabeled_phases:
-    """Target: every figure and claim of the mislabeled-data phases study."""
-    input:
-        study_targets("mislabeled_phases"),
-
-
-for _fig in MISLABELED_FIGURES:
-
-    rule:
-        name:
-            f"mislabeled_phases_{_fig.split('_')[0]}"
-        input:
-            [figure_path("mislabeled_phases", _fig, ext) for ext in ("png", "pdf", "csv")],

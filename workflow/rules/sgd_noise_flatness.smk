@@ -20,11 +20,18 @@ SNF_DATA = f"results/data/{SNF_CFG['dataset']}.npz"
 SNF_BATCHES = [str(b) for b in SNF_CFG["batch_size"]]
 SNF_WINDOWS = {f"sgd_b{b}": f"results/sgd_noise_flatness/sgd_b{b}.npz" for b in SNF_BATCHES}
 
-register_study("sgd_noise_flatness", SNF_FIGURES)
+register_study(
+    "sgd_noise_flatness",
+    figures=SNF_FIGURES,
+    inputs=dict(
+        **SNF_WINDOWS,
+        pretrain=f"results/sgd_noise_flatness/pretrain_b{SNF_BATCHES[0]}.npz",
+        langevin="results/sgd_noise_flatness/langevin.npz",
+        valley="results/sgd_noise_flatness/valley.npz",
+    ),
+    params=config["sgd_noise_flatness"],
+)
 
-
-wildcard_constraints:
-    batch="|".join(SNF_BATCHES),
 
 
 rule sgd_noise_flatness_pretrain:
@@ -33,6 +40,8 @@ rule sgd_noise_flatness_pretrain:
         data=SNF_DATA,
     output:
         "results/sgd_noise_flatness/pretrain_b{batch}.npz",
+    wildcard_constraints:
+        batch="|".join(SNF_BATCHES),
     params:
         cfg=SNF_CFG,
     log:
@@ -56,6 +65,8 @@ rule sgd_noise_flatness_window:
         pretrain="results/sgd_noise_flatness/pretrain_b{batch}.npz",
     output:
         "results/sgd_noise_flatness/sgd_b{batch}.npz",
+    wildcard_constraints:
+        batch="|".join(SNF_BATCHES),
     params:
         cfg=SNF_CFG,
     log:
@@ -114,47 +125,3 @@ rule sgd_noise_flatness_valley:
         runtime=20,
     script:
         "../scripts/sgd_noise_flatness_valley.py"
-
-
-rule sgd_noise_flatness_notebook:
-    """Loads every result, draws the figures, checks the claims."""
-    input:
-        notebook=notebook_source("sgd_noise_flatness"),
-        **SNF_WINDOWS,
-        pretrain=f"results/sgd_noise_flatness/pretrain_b{SNF_BATCHES[0]}.npz",
-        langevin="results/sgd_noise_flatness/langevin.npz",
-        valley="results/sgd_noise_flatness/valley.npz",
-    output:
-        ipynb="results/notebooks/sgd_noise_flatness.ipynb",
-        html=report("results/notebooks/sgd_noise_flatness.html", category="sgd_noise_flatness", subcategory="notebook"),
-        claims="results/claims/sgd_noise_flatness.json",
-        **figure_outputs("sgd_noise_flatness", SNF_FIGURES),
-    params:
-        study="sgd_noise_flatness",
-    log:
-        log_path("sgd_noise_flatness", "notebook"),
-    benchmark:
-        benchmark_path("sgd_noise_flatness", "notebook")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=3000,
-        runtime=20,
-    script:
-        "../scripts/run_notebook.py"
-
-
-rule sgd_noise_flatness:
-    """Target: every figure and claim of the SGD noise and flatness study."""
-    input:
-        study_targets("sgd_noise_flatness"),
-
-
-for _fig in SNF_FIGURES:
-
-    rule:
-        name:
-            f"sgd_noise_flatness_{_fig.split('_')[0]}"
-        input:
-            [figure_path("sgd_noise_flatness", _fig, ext) for ext in ("png", "pdf", "csv")],

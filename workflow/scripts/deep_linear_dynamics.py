@@ -15,21 +15,21 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-d = smk.params.cfg
+p = smk.params
+depth = p.depth  # this job's entry of dynamics.depths
 hidden = int(smk.wildcards.hidden)
-depth = next(x for x in d["depths"] if x["hidden_layers"] == hidden)
-n1, n2, n3, D = d["n1"], d["n2"], d["n3"], hidden + 1
+n1, n2, n3, D = p.n1, p.n2, p.n3, hidden + 1
 eps, lr = depth["eps"], depth["lr"]
 steps = int(round(depth["t_max"] / lr))
 arch = MLP((n1,) + (n2,) * hidden + (n3,), activation="linear")
 
 rows, tasks = [], []
 for rank in (1, 3):
-    for i, snr in enumerate(d["snr"]):
-        sbar = [snr] if rank == 1 else list(snr * np.asarray(d["rank3_profile"]))
-        for seed in range(depth.get("seeds", d["seeds"])):
+    for i, snr in enumerate(p.snr):
+        sbar = [snr] if rank == 1 else list(snr * np.asarray(p.rank3_profile))
+        for seed in range(depth.get("seeds", p.seeds)):
             task = dl.make_task(n1, n3, sbar, seed=100_000 * rank + 1000 * i + seed,
-                                noise_std=smk.params.noise_std)
+                                noise_std=p.noise_std)
             for init in ("aligned", "random"):
                 rows.append((rank, snr, seed, init))
                 tasks.append(task)
@@ -59,14 +59,15 @@ def errors(params, step):
 
 
 result = train(arch, params, X, Yhat.transpose(1, 2), steps=steps, lr=lr, loss="mse_sum",
-               record_at=record_schedule(steps, d["n_records"]), metrics=errors, progress=log,
+               record_at=record_schedule(steps, p.n_records), metrics=errors, progress=log,
                checkpoint=f"results/checkpoints/deep_linear/dynamics_h{hidden}.pt",
                checkpoint_every=max(1, steps // 20))
 aspect = n3 / n1
-sz = smk.params.noise_std  # the estimator assumes unit noise: apply it in units of the noise
+sz = p.noise_std  # the estimator assumes unit noise: apply it in units of the noise
 nongrad = np.array([dl.test_error(sz * dl.nongradient_estimate(t["Sigma31"] / sz, aspect), t["Wbar"]) for t in tasks])
 rank, snr, seed, init = (np.array(c) for c in zip(*rows))
 save_npz(smk.output[0], t=result.steps * lr, train=result.history["train"], test=result.history["test"],
          rank=rank, snr=snr.astype(float), seed=seed, init=init, nongrad_test=nongrad,
-         diverged=result.diverged, n1=n1, n2=n2, n3=n3, hidden_layers=hidden, eps=eps, lr=lr)
+         diverged=result.diverged, n1=n1, n2=n2, n3=n3, hidden_layers=hidden, eps=eps, lr=lr,
+         t_max=depth["t_max"], rank3_profile=np.asarray(p.rank3_profile, float), noise_std=sz)
 print(f"{len(rows)} members, {steps} steps, diverged: {int(result.diverged.sum())}")

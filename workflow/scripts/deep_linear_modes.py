@@ -15,11 +15,11 @@ from spdl.models import MLP
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
+p = smk.params
 
-shat = np.unique(np.concatenate([cfg["shat"], grid(cfg["wave_shat"])]))
-E, eps, lr = len(shat), cfg["eps"], cfg["lr"]
-steps = int(round(cfg["t_max"] / lr))
+shat = np.unique(np.concatenate([p.shat, grid(p.wave_shat)]))
+E, eps, lr = len(shat), p.eps, p.lr
+steps = int(round(p.t_max / lr))
 arch = MLP((1, 1, 1), activation="linear")
 params = [torch.full((E, 1, 1), np.sqrt(eps)) for _ in range(2)]
 X = torch.ones(1, 1)
@@ -33,5 +33,6 @@ def product(params, step):
 result = train(arch, params, X, Y, steps=steps, lr=lr, loss="mse_sum",
                record_at=record_schedule(steps, 400), metrics=product, progress=log)
 save_npz(smk.output[0], shat=shat, t=result.steps * lr, s=result.history["s"], eps=eps, lr=lr,
+         curve_shat=np.asarray(p.shat, float), t_max=p.t_max,
          diverged=result.diverged)
 print(f"{E} modes, {steps} steps, diverged: {int(result.diverged.sum())}")

@@ -12,23 +12,23 @@ from spdl.jobs import grid, start_job
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-spec = smk.params.cfg
-noise_std = smk.params.noise_std
+p = smk.params
+noise_std = p.noise_std
 
-ex = spec["example"]
+ex = p.example
 task = dl.make_task(ex["n1"], int(round(ex["aspect"] * ex["n1"])), ex["sbar"], seed=ex["seed"],
                     noise_std=noise_std)
 example_shat = task["shat"]
 
-sbar = grid(spec["sbar"])
-aspects = np.asarray(spec["aspects"], dtype=float)
-n1 = spec["n1"]
-top = np.zeros((len(aspects), len(sbar), spec["seeds"]))
+sbar = grid(p.sbar)
+aspects = np.asarray(p.aspects, dtype=float)
+n1 = p.n1
+top = np.zeros((len(aspects), len(sbar), p.seeds))
 overlap = np.zeros_like(top)
 for i, aspect in enumerate(aspects):
     n3 = int(round(aspect * n1))
     for j, s in enumerate(sbar):
-        for k in range(spec["seeds"]):
+        for k in range(p.seeds):
             t = dl.make_task(n1, n3, [s], seed=10_000 * i + 100 * j + k, noise_std=noise_std)
             top[i, j, k] = t["shat"][0]
             overlap[i, j, k] = abs(t["Uhat"][:, 0] @ t["U"][:, 0]) * abs(t["Vhat"][:, 0] @ t["V"][:, 0])
@@ -36,4 +36,4 @@ for i, aspect in enumerate(aspects):
 
 save_npz(smk.output[0], example_shat=example_shat, example_sbar=np.asarray(ex["sbar"], float),
          example_n1=ex["n1"], example_aspect=ex["aspect"], sbar=sbar, aspects=aspects, n1=n1,
-         top_shat=top, overlap=overlap)
+         top_shat=top, overlap=overlap, noise_std=noise_std)

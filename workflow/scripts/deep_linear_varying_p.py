@@ -49,4 +49,5 @@ for r in c["p_ratio"]:
     out["diverged"] += list(result.diverged)
     print(f"P/N1 = {r}: {len(rows)} members")
 
-save_npz(smk.output[0], **{k: np.asarray(v) for k, v in out.items()}, n1=n1, n2=n2, n3=n3)
+save_npz(smk.output[0], **{k: np.asarray(v) for k, v in out.items()}, n1=n1, n2=n2, n3=n3,
+         eps=c["eps"], t_max=c["t_max"], seeds=c["seeds"], noise_std=smk.params.noise_std)

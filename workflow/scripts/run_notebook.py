@@ -1,9 +1,10 @@
 """Notebook rule: jupytext py:percent -> ipynb, executed by papermill, then rendered to HTML.
 
-The notebook receives as parameters: ``inputs`` (name -> path of every rule
-input but the notebook itself), ``figdir``, ``claims_path``, ``scale`` and
-``cfg`` (the study's config section). It only loads results, plots and checks
-claims; all heavy computation happens in the rules upstream.
+The notebook receives as parameters: ``inputs`` (name -> path of every results file it
+reads), ``cfg`` (exactly the config keys it reads: the rule's params, so a change of one
+reruns it), ``scale``, ``figdir``, ``claims_path`` and ``declarations`` (the study's
+pre-registered claims). It only loads results, plots and checks claims; all heavy
+computation happens in the rules upstream.
 """
 import os
 import sys
@@ -19,14 +20,13 @@ from spdl.io import atomic_path, write_text
 smk = snakemake  # noqa: F821
 log = open(smk.log[0], "w")
 sys.stdout = sys.stderr = log
-os.environ["MPLBACKEND"] = "Agg"  # the kernel inherits it: no display needed
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 
 study = smk.params.study
-inputs = {k: str(v) for k, v in smk.input.items() if k != "notebook"}
-parameters = dict(inputs=inputs, figdir=str(Path(smk.output.claims).parents[1] / "figures" / study),
-                  claims_path=str(smk.output.claims), scale=smk.config["scale"],
-                  cfg=smk.config[study])
+inputs = {k: str(v) for k, v in smk.input.items() if k not in ("notebook", "declarations")}
+parameters = dict(inputs=inputs, cfg=dict(smk.params.cfg), scale=smk.params.scale,
+                  figdir=str(Path(smk.output.claims).parents[1] / "figures" / study),
+                  claims_path=str(smk.output.claims), declarations=str(smk.input.declarations))
 
 notebook = jupytext.read(smk.input.notebook)
 ipynb = Path(smk.output.ipynb)

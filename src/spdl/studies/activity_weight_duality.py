@@ -28,10 +28,9 @@ from spdl.datasets import wrong_labels
 from spdl.engine import _fingerprint, train
 from spdl.io import atomic_path
 from spdl.models import MLP, forward
+from spdl.studies.activity_weight_duality_sweeps import (  # noqa: F401  (part of this module's API)
+    HYPERPARAMETERS, jobs, setting_name, settings, sweep_members)
 
-# hyperparameter -> symbol of the paper and of setting names
-HYPERPARAMETERS = {"batch_size": "B", "lr": "lr", "init_scale": "s", "dropout": "d", "norm_penalty": "beta",
-                   "rho": "rho", "n_per_class": "n"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -74,46 +73,6 @@ def nearest_same_label(x_test, y_test, x_train, y_train) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- settings and jobs
-def setting_name(setting: dict) -> str:
-    """E.g. B25_lr0.1_s1_d0_beta0_rho0_n200."""
-    return "_".join(f"{sym}{setting[hp]:g}" for hp, sym in HYPERPARAMETERS.items())
-
-
-def settings(cfg: dict) -> list[dict]:
-    """Every distinct hyperparameter setting of the one-at-a-time sweeps ("Demo setup").
-
-    A setting is the base setting with one hyperparameter changed; settings shared by several
-    sweeps (the base itself, mostly) are trained once. Each has a name and a job: settings that
-    share batch size and training set can train in one ensemble; they are split into jobs of at
-    most members_per_job members (settings x seeds), named <B..._n..._rho...>_p<i>.
-    """
-    out = {}
-    for hp in HYPERPARAMETERS:
-        for value in cfg["sweeps"][hp]:
-            s = dict(cfg["base"], **{hp: value})
-            s["name"] = setting_name(s)
-            s["job"] = f"B{s['batch_size']:g}_n{s['n_per_class']:g}_rho{s['rho']:g}"
-            out.setdefault(s["name"], s)
-    per_job = max(1, cfg["members_per_job"] // cfg["seeds"])
-    groups = {}
-    for s in out.values():
-        groups.setdefault(s["job"], []).append(s)
-    for group, members in groups.items():
-        for i, s in enumerate(members):
-            s["job"] = f"{group}_p{i // per_job}"
-    return list(out.values())
-
-
-def jobs(cfg: dict) -> list[str]:
-    """Names of the training jobs."""
-    return sorted({s["job"] for s in settings(cfg)})
-
-
-def sweep_members(cfg: dict, hp: str) -> list[str]:
-    """Setting names of the sweep over hyperparameter hp, in the config's order of values."""
-    return [setting_name(dict(cfg["base"], **{hp: v})) for v in cfg["sweeps"][hp]]
-
-
 # ----------------------------------------------------------------------------- training to a fit
 def fit_reached(loss_hist, acc_hist, stop: dict) -> np.ndarray:
     """The demo's stopping rule per member: mean correct-train accuracy over the last `window`

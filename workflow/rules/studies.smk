@@ -1,0 +1,50 @@
+# The tail of every registered study, generated from the registry (register_study in common.smk):
+#   <study>_notebook  runs notebooks/<study>.py on the study's results -> figures, claims, HTML
+#   <study>           target: every figure and claim of the study
+#   <study>_figN      target: one figure (PNG, PDF and the CSV of its data)
+
+
+for _study, _spec in STUDIES.items():
+
+    rule:
+        name:
+            f"{_study}_notebook"
+        input:
+            notebook=notebook_source(_study),
+            declarations=_spec["declarations"],
+            **_spec["inputs"],
+        output:
+            ipynb=f"results/notebooks/{_study}.ipynb",
+            html=report(f"results/notebooks/{_study}.html", category=_study, subcategory="notebook"),
+            claims=claims_path(_study),
+            **figure_outputs(_study, _spec["figures"]),
+        params:
+            study=_study,
+            scale=SCALE,
+            cfg=_spec["params"],
+        log:
+            log_path(_study, "notebook"),
+        benchmark:
+            benchmark_path(_study, "notebook")
+        threads: 1
+        conda:
+            CONDA_ENV
+        resources:
+            mem_mb=_spec["mem_mb"],
+            runtime=_spec["runtime"],
+        script:
+            "../scripts/run_notebook.py"
+
+    rule:
+        name:
+            _study
+        input:
+            study_targets(_study),
+
+    for _fig in _spec["figures"]:
+
+        rule:
+            name:
+                f"{_study}_{_fig.split('_')[0]}"
+            input:
+                [figure_path(_study, _fig, ext) for ext in ("png", "pdf", "csv")],

@@ -38,7 +38,8 @@ x = np.linspace(-5, 5, p.fit_points)
 out = {k: v for k, v in r.items()}
 out.update(scheme=np.array(schemes), seeds=np.array(seeds), dt=dyn["dt"], alpha=dyn["alpha"],
            quench=case["quench"], steps=case["steps"], check_step=check_step, n=case["n"], Cf=mix.constant(),
-           x=x, target=mix.target(x), fit=mix.f_n(x, r["y"], r["c"]).reshape(3, S, -1))
+           x=x, target=mix.target(x), target_centers=mix.centers, target_weights=mix.weights,
+           target_variances=mix.variances, phi_var=mix.phi_var, fit=mix.f_n(x, r["y"], r["c"]).reshape(3, S, -1))
 for k in ("energy", "kills", "births", "population", "max_rate"):
     out[k] = r[k].reshape(r[k].shape[0], 3, S)  # (time, scheme, seed)
 for k in ("y", "c", "diverged_step"):

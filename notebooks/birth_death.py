@@ -53,6 +53,7 @@ declarations = "workflow/claims/birth_death.yaml"
 
 # %%
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import pandas as pd
 from scipy import integrate
@@ -102,7 +103,7 @@ for r_, (case, d) in enumerate([("spread", spread), ("bad", bad)]):
     ax.axvline(int(d["check_step"]) * dt, ls=":", color="gray", lw=1)
     ax.set(yscale="log", xlabel="time t = step x dt", ylabel="energy E (exact)",
            title=f"({'a' if case == 'spread' else 'b'}) {case} initialisation, n = {int(d['n'])}, "
-                 f"{len(d['seeds'])} seeds")
+                 f"{len(d['seeds'])} seed(s)")
     ax.legend(fontsize=8)
     ax = axes[r_, 1]
     if case == "spread":
@@ -177,7 +178,7 @@ claims.table("fig1_mixture")
 # left, the notebook's parametrisation $f=\sum_i c_i\mathrm{ReLU}(w_i\cdot x)$ (SGD; birth-death with
 # cloning, $\alpha=1$; with the prior, $\alpha=0.01$); middle, our mean-field variant. Right: the final
 # units $|c_i|w_i$ of the first seed projected on the plane of two teacher units (dashed: the teacher
-# units $|c_j|w_j$ projected on the same plane). The acceleration is a finding here, not a claim: the
+# units' directions in that plane, length = their in-plane fraction). The acceleration is a finding here, not a claim: the
 # spec measured no acceleration with the notebook's parametrisation.
 
 # %%
@@ -200,18 +201,22 @@ for ax, title in zip(axes[:2], ["notebook parametrisation", "mean-field parametr
     ax.legend(fontsize=8)
 ax = axes[2]
 tp = student["teacher_projection"]
-for j in range(len(tp)):
-    ax.plot([0, tp[j, 0]], [0, tp[j, 1]], "--", color="k", lw=0.8)
-    rows.append(dict(panel="projection", variant="teacher", unit=j, p1=tp[j, 0], p2=tp[j, 1]))
 proj = student["projection"][-1]  # (variant, unit, 2) of the first seed, last record
+shown = [v for v in range(len(names)) if params_[v] == "notebook"]
+reach = 1.2 * np.nanmax(np.abs(proj[shown]))  # teacher units drawn as directions, scaled to the students' extent
+for j in range(len(tp)):
+    u = tp[j] / np.linalg.norm(tp[j]) * reach * min(1.0, np.linalg.norm(tp[j]))
+    ax.plot([0, u[0]], [0, u[1]], "--", color="k", lw=0.8)
+    rows.append(dict(panel="projection", variant="teacher", unit=j, p1=tp[j, 0], p2=tp[j, 1]))
 for v, name in enumerate(names):
     if params_[v] != "notebook":
         continue
     s = str(student["variant_scheme"][v])
-    ax.plot(proj[v, :, 0], proj[v, :, 1], "o", ms=4, color=COLOR[s], label=name)
+    ax.plot(proj[v, :, 0], proj[v, :, 1], "o", ms=4, color=COLOR[s], alpha=0.7, label=name)
     rows += [dict(panel="projection", variant=name, unit=i, p1=a, p2=b) for i, (a, b) in enumerate(proj[v])]
 ax.set(xlabel="along teacher unit 1", ylabel="along teacher unit 2 (orthogonalised)",
        title=f"final |c_i| w_i, seed {student['seeds'][0]}, step {int(steps[-1])}")
+ax.set_aspect("equal", adjustable="datalim")
 ax.legend(fontsize=8)
 fig.tight_layout()
 save_figure(fig, pd.DataFrame(rows), figdir, "fig2_student")
@@ -247,7 +252,9 @@ Ea = sw_alpha["energy"][:, 0]  # (time, alpha, seed)
 dt = float(sw_alpha["dt"])
 xa = np.where(al > 0, al, al[al > 0].min() / 3)  # alpha = 0 (GD) drawn at the left edge
 ax = axes[0]
-band_plot(ax, xa, Ea[-1], "C1", "final E")
+band_plot(ax, xa, Ea[-1], "C1", "final E, cloning")
+ax.plot(xa[al == 0], np.median(Ea[-1][al == 0], -1), "s", color="C0", label="GD (alpha = 0)")
+ax.legend(fontsize=8)
 ax.set(xscale="log", yscale="log", xlabel="alpha (leftmost point: GD, alpha = 0)", ylabel="final energy",
        title=f"(a) final energy, n = {int(sw_alpha['n'][0])}")
 t_hit = np.stack([bd.first_time_below(Ea[:, a], thr, dt) for a in range(len(al))])  # (alpha, seed)
@@ -272,11 +279,20 @@ ax.set(xscale="log", yscale="log", xlabel="particles n", ylabel="final energy", 
 ax.legend(fontsize=8)
 ax = axes[3]
 mr = sw_alpha["max_rate"][0]  # (alpha, seed)
-band_plot(ax, xa, mr, "C2", "max_t,i alpha |V_i|")
-band_plot(ax, xa, sw_alpha["clipped_fraction"][0], "C4", "fraction of steps clipped")
+bdr = al > 0
+band_plot(ax, xa[bdr], mr[bdr], "C2", "max over run of alpha max_i |V_i|")
 ax.axhline(1.0, ls="--", color="gray", lw=1)
-ax.set(xscale="log", yscale="log", xlabel="alpha", title="(d) stability: probabilities reach 1")
-ax.legend(fontsize=8)
+ax.set(xscale="log", yscale="log", xlabel="alpha", ylabel="largest per-step probability",
+       title="(d) stability: probabilities reach 1")
+ax2 = ax.twinx()
+band_plot(ax2, xa[bdr], sw_alpha["clipped_fraction"][0][bdr], "C4", "fraction of steps clipped (right)")
+ax2.set(ylim=(-0.02, 1.02), ylabel="fraction of birth-death steps clipped")
+ax2.spines["right"].set_visible(True)
+h1, l1 = ax.get_legend_handles_labels()
+h2, l2 = ax2.get_legend_handles_labels()
+ax.legend(h1 + h2, l1 + l2, fontsize=8, loc="lower right")
+for a_ in axes:
+    a_.xaxis.set_minor_formatter(NullFormatter())
 for a in range(len(al)):
     for j, seed in enumerate(sw_alpha["seeds"]):
         rows.append(dict(panel="alpha", alpha=al[a], seed=int(seed), final_energy=Ea[-1, a, j],

@@ -276,6 +276,7 @@ En = sw_n["energy"][-1]  # (n, {GD, BD}, seed)
 band_plot(ax, ns, En[:, 0], "C0", "GD")
 band_plot(ax, ns, En[:, 1], "C1", f"cloning, alpha = {float(sw_n['alpha'][0][1]):g}")
 ax.set(xscale="log", yscale="log", xlabel="particles n", ylabel="final energy", title="(c) final energy vs n")
+ax.set_xticks(ns, [str(int(n)) for n in ns])
 ax.legend(fontsize=8)
 ax = axes[3]
 mr = sw_alpha["max_rate"][0]  # (alpha, seed)

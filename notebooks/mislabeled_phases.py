@@ -34,7 +34,7 @@ figdir = "results/figures/mislabeled_phases"
 claims_path = "results/claims/mislabeled_phases.json"
 declarations = "workflow/claims/mislabeled_phases.yaml"
 scale = "default"
-cfg = {}
+cfg = {}  # the keys only this notebook reads: curves_rho
 
 # %%
 import matplotlib.pyplot as plt
@@ -49,18 +49,26 @@ from spdl.io import load_npz
 
 use_style()
 claims = ClaimBook.declared("mislabeled_phases", scale, declarations)
-S = cfg["seeds"]
-RHO = [float(r) for r in cfg["rho"]]
+# every run records its facts: rho, sizes, seeds, weight decays; the cleaning run the phase thresholds it applied
+sweeps = sorted((load_npz(path) for name, path in inputs.items() if name.startswith("sweep_rho")),
+                key=lambda d: float(d["rho"]))
+sweeps = {float(d["rho"]): d for d in sweeps}
+cl = load_npz(inputs["cleaning"])
+RHO = list(sweeps)
 POS = [r for r in RHO if r > 0]
-sweeps = {r: load_npz(inputs[f"sweep_rho{r:g}"]) for r in RHO}
+run0 = sweeps[0.0]
+S = int(run0["main_seeds"])  # the first S members of every sweep: the main seeds at weight decay 0
+EPOCHS = float(run0["epochs"])
+PHASES = {k.removeprefix("phases_"): float(v) for k, v in cl.items() if k.startswith("phases_")}
 PH_COLORS = ["#4C72B0", "#55A868", "#DD8452", "#C44E52"]  # I, II, III, IV
-print(f"scale {scale}: n_correct {cfg['n_correct']}, H {cfg['hidden']}, rho {RHO}, {S} seeds, "
-      f"{cfg['epochs']} epochs, control weight decay {cfg['control']['weight_decay']}")
+print(f"scale {scale}: n_correct {int(run0['n_correct'])}, H {run0['hidden'].tolist()}, rho {RHO}, {S} seeds, "
+      f"{EPOCHS:g} epochs, control weight decay {sorted(set(run0['weight_decay'][S:].tolist()))}, phase rules {PHASES}")
 
 # %% [markdown]
 # ## Phase rules
 # Written in `spdl.mislabeled_phases` and applied to every run (thresholds from the config,
-# fixed before looking at the curves; `phases` section):
+# fixed before looking at the curves; `phases` section; the rule `mislabeled_phases_cleaning`
+# applies them too and records them in its results, from which this notebook reads them):
 #
 # * **Rule A — alignment transition $t_A$** (fast learning $\to$ exploration, the $\rho=0$
 #   two-phase picture): the alignment $A(t)$ = mean pairwise cosine of $k$ minibatch gradients.
@@ -89,7 +97,7 @@ rows = []
 for r in RHO:
     d = sweeps[r]
     for e in range(len(d["seed"])):
-        times = mp.detect_phases(d["steps"], d["acc_cor"][:, e], d["acc_mis"][:, e], **cfg["phases"])
+        times = mp.detect_phases(d["steps"], d["acc_cor"][:, e], d["acc_mis"][:, e], **PHASES)
         t_a = mp.alignment_transition(d["steps"], d["align"][:, e]) if e < S else np.nan
         rows.append(dict(rho=r, seed=int(d["seed"][e]), weight_decay=float(d["weight_decay"][e]), main=e < S,
                          member=e, t_A=t_a, **times, t_end=float(d["steps"][-1]),
@@ -159,6 +167,7 @@ drops = pd.DataFrame(drops)
 drops["drop"] = drops.peak_II - drops.plateau_IV
 print(drops.groupby("rho")[["peak_II", "plateau_IV", "drop"]].mean().round(3))
 claims.check("test_peak_II_above_plateau_IV", drops["drop"].mean())
+claims.table("fig1_learning_curves")
 
 # %% [markdown]
 # ## Fig. 2 — order parameters around the transitions
@@ -221,6 +230,7 @@ sharp = pd.DataFrame(sharp)
 print(sharp.round(3))
 claims.check("rho0_alignment_drops_sharply", (1 - sharp.align_after / sharp.align_before).mean())
 claims.check("rho0_gradient_amplitude_drops", (sharp.gnorm_before / sharp.gnorm_after).mean())
+claims.table("fig2_order_parameters")
 
 # %% [markdown]
 # *Observed (not used to set the bands):* with 2,000 samples and H = 100 (default scale) the
@@ -293,6 +303,7 @@ rho_s = {k: mp.spearman(mean_t.index, mean_t[k]) for k in mean_t}
 print(mean_t.round(0), {k: round(v, 3) for k, v in rho_s.items()})
 claims.check("t_IV_increases_with_rho", rho_s["t_IV"])
 claims.check("t_III_increases_with_rho", rho_s["t_III"])
+claims.table("fig3_phase_diagram")
 
 # %% [markdown]
 # ## Fig. 4 — second phase diagram: $\rho\times$ weight decay at a fixed budget
@@ -324,7 +335,7 @@ for i in range(len(RHO)):
     for j in range(len(wds)):
         a1.text(j, i, ["I", "II", "III", "IV"][int(grid_ph[i, j])], ha="center", va="center", color="w")
         a2.text(j, i, f"{grid_acc[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
-a1.set_title(f"phase reached at t = {cfg['epochs']:g} epochs")
+a1.set_title(f"phase reached at t = {EPOCHS:g} epochs")
 a2.set_title("final test accuracy")
 fig.colorbar(im, ax=a2)
 save_figure(fig, phases[["rho", "weight_decay", "seed", "t_I", "t_III", "t_IV", "phase_end", "test_end"]],
@@ -343,6 +354,7 @@ later = [grid_ph[i, -1] < grid_ph[i, 0] for i, r in enumerate(RHO) if r > 0]
 gain = np.mean([grid_acc[i, -1] - grid_acc[i, 0] for i, r in enumerate(RHO) if r > 0])
 claims.check("weight_decay_delays_phases", np.mean(later))
 claims.check("weight_decay_keeps_test_accuracy", gain)
+claims.table("fig4_control_diagram")
 
 # %% [markdown]
 # ## Fig. 5 — separation of per-sample losses
@@ -390,6 +402,7 @@ for _, p in pos.iterrows():
     argmax_II.append(bool(ii[int(np.nanargmax(auc))]))
 print(f"argmax of AUC inside phase II in {np.mean(argmax_II):.2f} of the runs")
 claims.check("loss_separation_max_in_phase_II", np.mean(in_II))
+claims.table("fig5_loss_separation")
 
 # %% [markdown]
 # ## Fig. 6 — cleaning in phase II
@@ -400,7 +413,6 @@ claims.check("loss_separation_max_in_phase_II", np.mean(in_II))
 # Noisy = the sweep at that $\rho$; clean = the $\rho=0$ sweep (the same $n_c$ correct samples).
 
 # %%
-cl = load_npz(inputs["cleaning"])
 df = pd.DataFrame({k: cl[k] for k in ("rho", "seed", "t_clean", "precision", "recall", "auc", "noisy_test",
                                       "cleaned_test")})
 df["clean_test"] = cl["clean_test"][df.seed.to_numpy()]
@@ -429,6 +441,7 @@ print(g.round(3))
 # %%
 claims.check("cleaning_raises_test_accuracy", (df.cleaned_test - df.noisy_test).mean())
 claims.check("cleaning_precision", df.precision.mean())
+claims.table("fig6_cleaning")
 
 # %% [markdown]
 # ## Ensemble speed-up
@@ -443,4 +456,4 @@ print(f"{int(sp['members'])} members x {int(sp['steps'])} steps on {int(sp['n_sa
 
 # %%
 claims.write(claims_path)
-pd.DataFrame([vars(c) for c in claims.claims])[["id", "measured", "tolerance", "passed"]]
+print(f"{sum(c.passed for c in claims.claims)} / {len(claims.claims)} claims pass")

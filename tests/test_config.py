@@ -38,6 +38,10 @@ def test_shipped_scales_are_valid(root, scale):
      "key activity_weight_duality.sweeps.dropout"),
     (lambda c: c.update(max_threads=0), "key max_threads"),
     (lambda c: c.update(scale="huge"), "key scale"),
+    (lambda c: c.update(device="tpu"), "key device"),
+    (lambda c: c["deep_linear"].update(noise_std=float("nan")), "key deep_linear.noise_std: nan is not a finite"),
+    (lambda c: c["deep_linear"]["dynamics"]["depths"][0].update(lr=float("nan")), "key deep_linear.dynamics.depths.0.lr"),
+    (lambda c: c["deep_linear"]["modes"].update(t_max=float("inf")), "key deep_linear.modes.t_max: inf"),
 ])
 def test_bad_config_names_the_key(root, default, mutate, key):
     bad = copy.deepcopy(default)

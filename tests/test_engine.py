@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from spdl.checkpoint import CheckpointWarning
 from spdl.engine import TrainResult, full_loss, train
 from spdl.models import MLP, forward, init_params
 
@@ -197,14 +198,14 @@ def test_interrupted_run_resumes_bitwise(tmp_path, capsys):
 
     with pytest.raises(KeyboardInterrupt):
         train(arch, init_params(arch, SEEDS), X, Y, metrics=interrupting, checkpoint=ckpt, **kw)
-    assert torch.load(ckpt, weights_only=True)["step"] == 20
+    assert torch.load(ckpt, weights_only=True)["state"]["step"] == 20
     resumed = train(arch, init_params(arch, SEEDS), X, Y, metrics=_weight_norm, checkpoint=ckpt, **kw)
     assert "resumed from checkpoint" in capsys.readouterr().out
     _assert_bitwise_equal(reference, resumed)
     assert not ckpt.exists()  # removed on completion
 
 
-def test_checkpoint_of_a_different_run_is_ignored(tmp_path, capsys):
+def test_checkpoint_of_a_different_run_is_moved_aside(tmp_path):
     arch = MLP((8, 16, 3), "relu")
     X, Y = _data(50, 8, 3)
     ckpt = tmp_path / "run.ckpt"
@@ -218,8 +219,9 @@ def test_checkpoint_of_a_different_run_is_ignored(tmp_path, capsys):
     with pytest.raises(KeyboardInterrupt):
         train(arch, init_params(arch, SEEDS), X, Y, lr=0.05, metrics=stop, checkpoint=ckpt, **kw)
     assert ckpt.exists()
-    other = train(arch, init_params(arch, SEEDS), X, Y, lr=0.07, checkpoint=ckpt, **kw)
-    assert "different run" in capsys.readouterr().out
+    with pytest.warns(CheckpointWarning, match="different run"):
+        other = train(arch, init_params(arch, SEEDS), X, Y, lr=0.07, checkpoint=ckpt, **kw)
+    assert (tmp_path / "run.ckpt.stale").exists() and not ckpt.exists()
     _assert_bitwise_equal(other, train(arch, init_params(arch, SEEDS), X, Y, lr=0.07, **kw))
 
 

@@ -8,6 +8,7 @@ and touches nothing else.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -42,9 +43,22 @@ def validate_config(config: dict, schema_dir) -> None:
     """Raise :class:`ConfigError` listing every violation as ``key: problem``."""
     validator = jsonschema.Draft202012Validator(load_schema(schema_dir))
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
-    if errors:
-        lines = [f"  - {_describe(e)}" for e in errors]
+    lines = [f"  - {_describe(e)}" for e in errors]
+    lines += [f"  - key {key}: {value} is not a finite number" for key, value in _non_finite(config)]
+    if lines:
         raise ConfigError("invalid configuration:\n" + "\n".join(lines))
+
+
+def _non_finite(node, path=""):
+    """(dotted key, value) of every NaN or infinite number in a nested config."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from _non_finite(v, f"{path}.{k}" if path else str(k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _non_finite(v, f"{path}.{i}")
+    elif isinstance(node, float) and not math.isfinite(node):
+        yield path, node
 
 
 def _describe(error: jsonschema.ValidationError) -> str:

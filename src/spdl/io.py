@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -55,8 +56,17 @@ def save_npz(path, **arrays) -> None:
 
 
 def load_npz(path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+    """Every array of a results file; a missing, truncated or foreign file is named in the error."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ResultsFileError(f"results file {path} cannot be read ({type(err).__name__}: {err}); "
+                               "delete it and rerun the rule that writes it (snakemake rebuilds it)") from err
+
+
+class ResultsFileError(RuntimeError):
+    """A results file that exists but cannot be read."""
 
 
 def _json_default(obj):

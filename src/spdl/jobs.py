@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -23,9 +25,14 @@ class ProgressLog:
 
 
 def start_job(smk) -> ProgressLog:
-    """Send the script's output to the rule's log and use the rule's ``threads``."""
+    """Send the script's output to the rule's log and use the rule's ``threads``; fail at once,
+    naming the folder, if an output folder cannot be written (not after hours of training)."""
     log = ProgressLog(smk.log[0])
     sys.stdout = sys.stderr = log
+    for folder in {Path(out).parent for out in smk.output}:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(f"output folder {folder} is not writable; nothing was computed")
     set_threads(max(1, int(smk.threads)))
     return log
 

@@ -3,7 +3,8 @@
 An ensemble of E networks with the same architecture is one list of stacked
 tensors: weight l has shape (E, d_out, d_in), bias l has shape (E, d_out).
 Every member is an independent network; the leading axis only lets one batched
-matmul do the work of E small ones.
+matmul do the work of E small ones. forward runs on the device of the parameters
+(inputs must be there too); init_params draws on the CPU and moves (spdl.device).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 from dataclasses import dataclass
 
 import torch
+
+from spdl.device import resolve_device
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": torch.tanh, "linear": lambda h: h}
 
@@ -57,7 +60,7 @@ def _torch_default(gen, d_out, d_in):
     return (2 * torch.rand(d_out, d_in, generator=gen) - 1) / math.sqrt(d_in)
 
 
-def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian") -> list[torch.Tensor]:
+def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian", device=None) -> list[torch.Tensor]:
     """Stacked parameters [W1, (b1), W2, (b2), ...] of an ensemble of E = len(seeds) members.
 
     Weights are (E, d_out, d_in) float32, biases (E, d_out) zeros. Member e draws
@@ -68,6 +71,8 @@ def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian") -> list[tor
         1 for tanh and linear (LeCun); scheme "orthogonal": Haar-random (semi-)orthogonal
         matrices, all singular values exactly init_scale (no activation gain); scheme
         "torch_default": nn.Linear's uniform init U(-1/sqrt(d_in), 1/sqrt(d_in)) times init_scale.
+    device: None (CPU) | "cpu" | "cuda" | "auto" | torch.device (spdl.device.resolve_device). The
+    weights are always drawn on the CPU and then moved, so they do not depend on the device.
     """
     seeds = [int(s) for s in seeds]
     scales = [float(init_scale)] * len(seeds) if _is_scalar(init_scale) else [float(s) for s in init_scale]
@@ -91,7 +96,11 @@ def init_params(arch: MLP, seeds, init_scale=1.0, scheme="gaussian") -> list[tor
             if arch.bias:
                 layers.append(torch.zeros(d_out))
         members.append(layers)
-    return [torch.stack(group).contiguous() for group in zip(*members)]
+    stacked = [torch.stack(group).contiguous() for group in zip(*members)]
+    if device is None:
+        return stacked
+    device = resolve_device(device)
+    return [p.to(device) for p in stacked]
 
 
 def _is_scalar(x) -> bool:

@@ -35,6 +35,7 @@ rule deep_linear_modes:
         "results/deep_linear/modes.npz",
     params:
         **{k: DL["modes"][k] for k in ("shat", "wave_shat", "eps", "lr", "t_max")},
+        device=DEVICE,
     log:
         log_path("deep_linear", "modes"),
     benchmark:
@@ -45,6 +46,7 @@ rule deep_linear_modes:
     resources:
         mem_mb=1000,
         runtime=10,
+        **GPU,
     script:
         "../scripts/deep_linear_modes.py"
 
@@ -80,6 +82,7 @@ rule deep_linear_dynamics:
         depth=lambda w: DL_DEPTHS[w.hidden],
         **{k: DL["dynamics"][k] for k in ("n1", "n2", "n3", "snr", "rank3_profile", "seeds", "n_records")},
         noise_std=DL["noise_std"],
+        device=DEVICE,
     log:
         log_path("deep_linear", "dynamics_h{hidden}"),
     benchmark:
@@ -90,6 +93,7 @@ rule deep_linear_dynamics:
     resources:
         mem_mb=4000,
         runtime=60,
+        **GPU,
     script:
         "../scripts/deep_linear_dynamics.py"
 
@@ -101,6 +105,7 @@ rule deep_linear_transfer:
     params:
         cfg=DL["transfer"],
         noise_std=DL["noise_std"],
+        device=DEVICE,
     log:
         log_path("deep_linear", "transfer"),
     benchmark:
@@ -111,6 +116,7 @@ rule deep_linear_transfer:
     resources:
         mem_mb=4000,
         runtime=60,
+        **GPU,
     script:
         "../scripts/deep_linear_transfer.py"
 
@@ -122,6 +128,7 @@ rule deep_linear_varying_p:
     params:
         cfg=DL["varying_p"],
         noise_std=DL["noise_std"],
+        device=DEVICE,
     log:
         log_path("deep_linear", "varying_p"),
     benchmark:
@@ -132,5 +139,6 @@ rule deep_linear_varying_p:
     resources:
         mem_mb=4000,
         runtime=60,
+        **GPU,
     script:
         "../scripts/deep_linear_varying_p.py"

@@ -10,8 +10,11 @@ MISLABELED_FIGURES = [
     "fig5_loss_separation",
     "fig6_cleaning",
 ]
-MISLABELED_RHO = [f"{r:g}" for r in config["mislabeled_phases"]["rho"]]
-MISLABELED_DATA = f"results/data/{config['mislabeled_phases']['dataset']}.npz"
+MP = config["mislabeled_phases"]
+MISLABELED_RHO = [f"{r:g}" for r in MP["rho"]]
+MISLABELED_DATA = f"results/data/{MP['dataset']}.npz"
+# what every training of the study reads: the data set drawn and the network and SGD that fit it
+MP_TRAINING = ("split_seed", "n_correct", "hidden", "lr", "batch_size", "seeds")
 MISLABELED_SWEEPS = {f"sweep_rho{r}": f"results/mislabeled_phases/sweep_rho{r}.npz" for r in MISLABELED_RHO}
 
 register_study(
@@ -22,9 +25,9 @@ register_study(
         cleaning="results/mislabeled_phases/cleaning.npz",
         speedup="results/mislabeled_phases/speedup.npz",
     ),
-    params=config["mislabeled_phases"],
+    # what only the notebook reads; every other fact comes from the results files
+    params={"curves_rho": MP["curves_rho"]},
 )
-
 
 
 rule mislabeled_phases_sweep:
@@ -36,7 +39,7 @@ rule mislabeled_phases_sweep:
     wildcard_constraints:
         rho="|".join(r.replace(".", r"\.") for r in MISLABELED_RHO),
     params:
-        cfg=config["mislabeled_phases"],
+        **{k: MP[k] for k in MP_TRAINING + ("epochs", "control", "n_records", "n_minibatches")},
     log:
         log_path("mislabeled_phases", "sweep_rho{rho}"),
     benchmark:
@@ -59,7 +62,8 @@ rule mislabeled_phases_cleaning:
     output:
         "results/mislabeled_phases/cleaning.npz",
     params:
-        cfg=config["mislabeled_phases"],
+        **{k: MP[k] for k in MP_TRAINING + ("epochs", "rho", "phases")},
+        n_records=MP["cleaning"]["n_records"],
     log:
         log_path("mislabeled_phases", "cleaning"),
     benchmark:
@@ -81,7 +85,8 @@ rule mislabeled_phases_speedup:
     output:
         "results/mislabeled_phases/speedup.npz",
     params:
-        cfg=config["mislabeled_phases"],
+        **{k: MP[k] for k in MP_TRAINING + ("control", "speedup_steps")},
+        rho=max(MP["rho"]),  # the largest data set: the largest ensemble
     log:
         log_path("mislabeled_phases", "speedup"),
     benchmark:

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from spdl.studies import deep_linear as dl
+from spdl.device import resolve_device
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
@@ -15,6 +16,7 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
+dev = resolve_device(smk.params.device)
 p = smk.params
 depth = p.depth  # this job's entry of dynamics.depths
 hidden = int(smk.wildcards.hidden)
@@ -45,8 +47,8 @@ for e, ((rank, snr, seed, init), task) in enumerate(zip(rows, tasks)):
     for layer, w in zip(layers, weights):
         layer.append(w)
 params = [torch.stack(layer) for layer in layers]
-Wbar = torch.tensor(np.stack([t["Wbar"] for t in tasks]), dtype=torch.float32)
-Yhat = torch.tensor(np.stack([t["Yhat"] for t in tasks]), dtype=torch.float32)
+Wbar = torch.tensor(np.stack([t["Wbar"] for t in tasks]), dtype=torch.float32, device=dev)
+Yhat = torch.tensor(np.stack([t["Yhat"] for t in tasks]), dtype=torch.float32, device=dev)
 X = torch.eye(n1)  # sample mu is the one-hot input e_mu, so W X^T = W
 
 
@@ -61,7 +63,7 @@ def errors(params, step):
 result = train(arch, params, X, Yhat.transpose(1, 2), steps=steps, lr=lr, loss="mse_sum",
                record_at=record_schedule(steps, p.n_records), metrics=errors, progress=log,
                checkpoint=f"results/checkpoints/deep_linear/dynamics_h{hidden}.pt",
-               checkpoint_every=max(1, steps // 20))
+               checkpoint_every=max(1, steps // 20), device=dev)
 aspect = n3 / n1
 sz = p.noise_std  # the estimator assumes unit noise: apply it in units of the noise
 nongrad = np.array([dl.test_error(sz * dl.nongradient_estimate(t["Sigma31"] / sz, aspect), t["Wbar"]) for t in tasks])

@@ -8,6 +8,7 @@ discretisation of time by lr.
 import numpy as np
 import torch
 
+from spdl.device import resolve_device
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import grid, record_schedule, start_job
@@ -15,6 +16,7 @@ from spdl.models import MLP
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
+dev = resolve_device(smk.params.device)
 p = smk.params
 
 shat = np.unique(np.concatenate([p.shat, grid(p.wave_shat)]))
@@ -31,7 +33,7 @@ def product(params, step):
 
 
 result = train(arch, params, X, Y, steps=steps, lr=lr, loss="mse_sum",
-               record_at=record_schedule(steps, 400), metrics=product, progress=log)
+               record_at=record_schedule(steps, 400), metrics=product, progress=log, device=dev)
 save_npz(smk.output[0], shat=shat, t=result.steps * lr, s=result.history["s"], eps=eps, lr=lr,
          curve_shat=np.asarray(p.shat, float), t_max=p.t_max,
          diverged=result.diverged)

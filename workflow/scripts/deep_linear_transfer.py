@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from spdl.studies import deep_linear as dl
+from spdl.device import resolve_device
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
@@ -16,6 +17,7 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
+dev = resolve_device(smk.params.device)
 c = smk.params.cfg
 n1, n2, n3 = c["n1"], c["n2"], c["n3_per_task"]
 noise_var = smk.params.noise_std ** 2 / (n1 if c["noise_convention"] == "per_input" else n3)
@@ -28,7 +30,7 @@ def min_test_a(tasks, n_out, init_seeds, label):
     arch = MLP((n1, n2, n_out), activation="linear")
     params = init_params(arch, seeds=init_seeds, init_scale=np.sqrt(c["eps"]), scheme="orthogonal")
     Y = torch.tensor(np.stack([t["Yhat"] for t in tasks]), dtype=torch.float32).transpose(1, 2)
-    Wbar_a = torch.tensor(np.stack([t["Wbar_a"] for t in tasks]), dtype=torch.float32)
+    Wbar_a = torch.tensor(np.stack([t["Wbar_a"] for t in tasks]), dtype=torch.float32, device=dev)
 
     def test_a(params, step):
         W = params[1] @ params[0]
@@ -37,7 +39,7 @@ def min_test_a(tasks, n_out, init_seeds, label):
     result = train(arch, params, torch.eye(n1), Y, steps=steps, lr=c["lr"], loss="mse_sum",
                    record_at=record, metrics=test_a, progress=log,
                    checkpoint=f"results/checkpoints/deep_linear/transfer_{label}.pt",
-                   checkpoint_every=max(1, steps // 20))
+                   checkpoint_every=max(1, steps // 20), device=dev)
     return np.nanmin(result.history["test_a"], axis=0), result.diverged
 
 

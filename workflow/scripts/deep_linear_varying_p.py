@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from spdl.studies import deep_linear as dl
+from spdl.device import resolve_device
 from spdl.engine import train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
@@ -17,6 +18,7 @@ from spdl.models import MLP
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
+dev = resolve_device(smk.params.device)
 c = smk.params.cfg
 n1, n2, n3 = c["n1"], c["n2"], c["n3"]
 arch = MLP((n1, n2, n3), activation="linear")
@@ -32,7 +34,7 @@ for r in c["p_ratio"]:
     params = [torch.tensor(np.stack([w[k] for w in inits]), dtype=torch.float32) for k in range(2)]
     X = torch.tensor(np.stack([t["X"].T for t in tasks]), dtype=torch.float32)
     Y = torch.tensor(np.stack([t["Yhat"].T for t in tasks]), dtype=torch.float32)
-    Wbar = torch.tensor(np.stack([t["Wbar"] for t in tasks]), dtype=torch.float32)
+    Wbar = torch.tensor(np.stack([t["Wbar"] for t in tasks]), dtype=torch.float32, device=dev)
 
     def test(params, step):
         W = params[1] @ params[0]
@@ -41,7 +43,7 @@ for r in c["p_ratio"]:
     result = train(arch, params, X, Y, steps=steps, lr=c["lr"] / r, loss="mse_sum",
                    record_at=record_schedule(steps, 120), metrics=test, progress=log,
                    checkpoint=f"results/checkpoints/deep_linear/varying_p_r{r}.pt",
-                   checkpoint_every=max(1, steps // 20))
+                   checkpoint_every=max(1, steps // 20), device=dev)
     out["p_ratio"] += [r] * len(rows)
     out["effective_snr"] += [snr for snr, _ in rows]
     out["seed"] += [seed for _, seed in rows]

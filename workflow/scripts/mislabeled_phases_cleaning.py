@@ -19,20 +19,20 @@ from spdl.models import MLP, forward, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
+p = smk.params
 data = load(smk.input.data)
-b, S = cfg["batch_size"], cfg["seeds"]
-arch = MLP((data["x_train"].shape[1], *cfg["hidden"], 10), activation="relu", bias=False)
+b, S = p.batch_size, p.seeds
+arch = MLP((data["x_train"].shape[1], *p.hidden, 10), activation="relu", bias=False)
 x_test, y_test = torch.tensor(data["x_test"]), torch.tensor(data["y_test"])
 
 rows, Xc, Yc = [], [], []
-for r in [r for r in cfg["rho"] if r > 0]:
+for r in [r for r in p.rho if r > 0]:
     sweep = load_npz(smk.input[f"sweep_rho{r:g}"])
     t = sweep["steps"]
-    times = [mp.detect_phases(t, sweep["acc_cor"][:, e], sweep["acc_mis"][:, e], **cfg["phases"]) for e in range(S)]
+    times = [mp.detect_phases(t, sweep["acc_cor"][:, e], sweep["acc_mis"][:, e], **p.phases) for e in range(S)]
     t1, t3 = np.nanmedian([d["t_I"] for d in times]), np.nanmedian([d["t_III"] for d in times])
     t_clean = int(round(np.sqrt(max(t1, 1) * t3)))
-    split = mp.make_split(data["y_train"], cfg["n_correct"], r, cfg["split_seed"], label_seeds=[1000 + s for s in range(S)])
+    split = mp.make_split(data["y_train"], p.n_correct, r, p.split_seed, label_seeds=[1000 + s for s in range(S)])
     X, Y = torch.tensor(data["x_train"][split["idx"]]), torch.tensor(split["labels"])
     seen = {}
 
@@ -41,7 +41,7 @@ for r in [r for r in cfg["rho"] if r > 0]:
         seen["loss"] = torch.nn.functional.cross_entropy(out.transpose(1, 2), Y, reduction="none").numpy()
         return {}
 
-    train(arch, init_params(arch, range(S)), X, Y, steps=t_clean, lr=cfg["lr"], batch_size=b, loss="cross_entropy",
+    train(arch, init_params(arch, range(S)), X, Y, steps=t_clean, lr=p.lr, batch_size=b, loss="cross_entropy",
           seeds=range(S), record_at=[t_clean], metrics=losses_at)
     n_mis = int(split["is_mis"].sum())
     for s in range(S):
@@ -55,8 +55,8 @@ for r in [r for r in cfg["rho"] if r > 0]:
     print(f"rho={r}: t_I={t1:g} t_III={t3:g} -> t_clean={t_clean}, precision "
           f"{np.mean([q['precision'] for q in rows[-S:]]):.3f}")
 
-steps = int(round(cfg["epochs"] * cfg["n_correct"] / b))
-record = np.unique(np.r_[0, np.geomspace(1, steps, cfg["cleaning"]["n_records"]).round()]).astype(np.int64)
+steps = int(round(p.epochs * p.n_correct / b))
+record = np.unique(np.r_[0, np.geomspace(1, steps, p.n_records).round()]).astype(np.int64)
 seeds = [q["seed"] for q in rows]
 
 
@@ -64,12 +64,13 @@ def test_acc(params, step):
     return {"acc_test": (forward(arch, params, x_test).argmax(-1) == y_test).float().mean(1)}
 
 
-result = train(arch, init_params(arch, seeds), torch.stack(Xc), torch.stack(Yc), steps=steps, lr=cfg["lr"],
+result = train(arch, init_params(arch, seeds), torch.stack(Xc), torch.stack(Yc), steps=steps, lr=p.lr,
                batch_size=b, loss="cross_entropy", seeds=seeds, record_at=record, metrics=test_acc, progress=log,
                checkpoint="results/checkpoints/mislabeled_phases/cleaning.pt", checkpoint_every=max(1, steps // 10))
 clean = load_npz(smk.input["sweep_rho0"])
 cols = {k: np.array([q[k] for q in rows]) for k in rows[0]}
 save_npz(smk.output[0], steps=result.steps, cleaned_curve=result.history["acc_test"],
          cleaned_test=result.history["acc_test"][-1], clean_test=clean["acc_test"][-1, :S],
-         clean_steps=clean["steps"], clean_curve=clean["acc_test"][:, :S], **cols)
+         clean_steps=clean["steps"], clean_curve=clean["acc_test"][:, :S], **cols,
+         **{f"phases_{k}": v for k, v in p.phases.items()})  # the phase rules applied here and by the notebook
 print(f"cleaned final test {np.round(result.history['acc_test'][-1], 3)}")

@@ -17,19 +17,19 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
+p = smk.params
 data = load(smk.input.data)
-rho, steps, b = max(cfg["rho"]), cfg["speedup_steps"], cfg["batch_size"]
-seeds = list(range(cfg["seeds"] + len(cfg["control"]["weight_decay"]) * cfg["control"]["seeds"]))
-split = mp.make_split(data["y_train"], cfg["n_correct"], rho, cfg["split_seed"], label_seeds=[1000 + s for s in seeds])
+rho, steps, b = p.rho, p.speedup_steps, p.batch_size
+seeds = list(range(p.seeds + len(p.control["weight_decay"]) * p.control["seeds"]))
+split = mp.make_split(data["y_train"], p.n_correct, rho, p.split_seed, label_seeds=[1000 + s for s in seeds])
 X, Y = torch.tensor(data["x_train"][split["idx"]]), torch.tensor(split["labels"])
-arch = MLP((X.shape[1], *cfg["hidden"], 10), activation="relu", bias=False)
+arch = MLP((X.shape[1], *p.hidden, 10), activation="relu", bias=False)
 
 
 def timed(members):
     params = init_params(arch, [seeds[e] for e in members])
     start = time.perf_counter()
-    train(arch, params, X, Y[members], steps=steps, lr=cfg["lr"], batch_size=b, loss="cross_entropy",
+    train(arch, params, X, Y[members], steps=steps, lr=p.lr, batch_size=b, loss="cross_entropy",
           seeds=[seeds[e] for e in members])
     return time.perf_counter() - start
 
@@ -39,6 +39,6 @@ t_ens = timed(list(range(len(seeds))))
 t_one = np.array([timed([e]) for e in range(len(seeds))])
 speedup = t_one.sum() / t_ens
 save_npz(smk.output[0], members=len(seeds), steps=steps, n_samples=len(X), t_ensemble=t_ens, t_single=t_one,
-         speedup=speedup, threads=int(smk.threads))
+         speedup=speedup, threads=int(smk.threads), rho=rho)
 print(f"{len(seeds)} members x {steps} steps: ensemble {t_ens:.2f} s, one by one {t_one.sum():.2f} s, "
       f"speed-up {speedup:.2f}")

@@ -18,29 +18,31 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
+p = smk.params
 rho = float(smk.wildcards.rho)
 data = load(smk.input.data)
 
-seeds = list(range(cfg["seeds"])) + [s for _ in cfg["control"]["weight_decay"] for s in range(cfg["control"]["seeds"])]
-wd = [0.0] * cfg["seeds"] + [w for w in cfg["control"]["weight_decay"] for _ in range(cfg["control"]["seeds"])]
-split = mp.make_split(data["y_train"], cfg["n_correct"], rho, cfg["split_seed"], label_seeds=[1000 + s for s in seeds])
+seeds = list(range(p.seeds)) + [s for _ in p.control["weight_decay"] for s in range(p.control["seeds"])]
+wd = [0.0] * p.seeds + [w for w in p.control["weight_decay"] for _ in range(p.control["seeds"])]
+split = mp.make_split(data["y_train"], p.n_correct, rho, p.split_seed, label_seeds=[1000 + s for s in seeds])
 X = torch.tensor(data["x_train"][split["idx"]])
 Y = torch.tensor(split["labels"])
-N, b = len(split["idx"]), cfg["batch_size"]
-steps = int(round(cfg["epochs"] * N / b))
-record = np.unique(np.r_[0, np.geomspace(1, steps, cfg["n_records"]).round()]).astype(np.int64)
+N, b = len(split["idx"]), p.batch_size
+steps = int(round(p.epochs * N / b))
+record = np.unique(np.r_[0, np.geomspace(1, steps, p.n_records).round()]).astype(np.int64)
 
-arch = MLP((X.shape[1], *cfg["hidden"], 10), activation="relu", bias=False)
+arch = MLP((X.shape[1], *p.hidden, 10), activation="relu", bias=False)
 params = init_params(arch, seeds)
 metrics = mp.OrderParameters(arch, X, Y, split["is_mis"], torch.tensor(data["x_test"]), torch.tensor(data["y_test"]),
-                             n_batches=cfg["n_minibatches"], batch_size=b, seed=cfg["split_seed"], n_grad=cfg["seeds"])
+                             n_batches=p.n_minibatches, batch_size=b, seed=p.split_seed, n_grad=p.seeds)
 print(f"rho={rho}: N={N} ({int(split['is_mis'].sum())} mislabeled), {len(seeds)} members, {steps} steps")
-result = train(arch, params, X, Y, steps=steps, lr=cfg["lr"], weight_decay=wd, batch_size=b, loss="cross_entropy",
+result = train(arch, params, X, Y, steps=steps, lr=p.lr, weight_decay=wd, batch_size=b, loss="cross_entropy",
                seeds=seeds, record_at=record, metrics=metrics, progress=log,
                checkpoint=f"results/checkpoints/mislabeled_phases/sweep_rho{smk.wildcards.rho}.pt",
                checkpoint_every=max(1, steps // 10))
+# the facts of the run: the first main_seeds members are the main sweep (weight decay 0), the rest the control
 save_npz(smk.output[0], steps=result.steps, rho=rho, rho_real=float(split["is_mis"].mean()),
-         n_correct=cfg["n_correct"], n_mis=int(split["is_mis"].sum()), seed=np.array(seeds), weight_decay=np.array(wd),
+         n_correct=p.n_correct, n_mis=int(split["is_mis"].sum()), seed=np.array(seeds), weight_decay=np.array(wd),
+         main_seeds=p.seeds, hidden=np.array(p.hidden), lr=p.lr, batch_size=b, epochs=p.epochs,
          diverged=result.diverged, **{k: v for k, v in result.history.items()})
 print(f"final test acc {np.round(result.history['acc_test'][-1], 3)}, diverged: {int(result.diverged.sum())}")

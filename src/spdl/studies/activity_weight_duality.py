@@ -17,16 +17,16 @@ Conventions
 from __future__ import annotations
 
 import math
-import os
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from spdl import hessian
+from spdl.checkpoint import Checkpoint, fingerprint
 from spdl.datasets import wrong_labels
-from spdl.engine import _fingerprint, train
-from spdl.io import atomic_path
+from spdl.engine import train
 from spdl.models import MLP, forward
 from spdl.studies.activity_weight_duality_sweeps import (  # noqa: F401  (part of this module's API)
     HYPERPARAMETERS, jobs, setting_name, settings, sweep_members)
@@ -99,7 +99,8 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     mean network, and an epoch is steps_per_epoch updates. The state is saved to `checkpoint`
     at an epoch boundary every checkpoint_every_s seconds and at the end, and resumed from when
     its fingerprint matches (epochs are deterministic, so where it was saved does not change the
-    result); the caller removes it once its outputs are written.
+    result); one that is unreadable or from another run is moved aside (spdl.checkpoint). The
+    caller removes it once its outputs are written.
     Returns params (final stacked), loss and acc histories (epochs + 1, units; NaN once a unit
     stopped), stopped (units,) = epoch at which each unit stopped.
     """
@@ -115,23 +116,21 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     hyper = (lr.tolist(), dropout.tolist(), norm_penalty.tolist(), penalty_epochs, batch_size, seeds.tolist(),
              sorted(stop.items()), groups.tolist(), None if mixing is None else torch.as_tensor(mixing).tolist(),
              steps_per_epoch)
-    fingerprint = _fingerprint(arch, params, X, Y, hyper)
+    ckpt = Checkpoint(checkpoint, fingerprint(arch, [*params, X, Y], hyper))
 
     U, T = len(unit_ids), stop["max_epochs"] + 1
     state = dict(params=[p.detach().clone() for p in params], epoch=0, stopped=torch.full((U,), -1),
                  loss=torch.full((T, U), torch.nan, dtype=torch.float64), acc=torch.full((T, U), torch.nan,
                                                                                      dtype=torch.float64))
-    if checkpoint and os.path.exists(checkpoint):
-        saved = torch.load(checkpoint, weights_only=True)
-        if saved["fingerprint"] == fingerprint:
-            state = saved["state"]
-            print(f"resumed from checkpoint {checkpoint} at epoch {state['epoch']}", file=progress, flush=True)
+    saved = ckpt.load()  # None without a checkpoint; one of another run is moved aside
+    if saved is not None:
+        state = saved
+        print(f"resumed from checkpoint {checkpoint} at epoch {state['epoch']}", file=progress, flush=True)
     saved_at = time.monotonic()
     while (state["stopped"] < 0).any():  # a finished checkpoint skips the loop
         ep = state["epoch"]
-        if checkpoint and time.monotonic() - saved_at >= checkpoint_every_s:  # params after `ep` epochs
-            with atomic_path(checkpoint) as tmp:
-                torch.save({"fingerprint": fingerprint, "state": state}, tmp)
+        if ckpt and time.monotonic() - saved_at >= checkpoint_every_s:  # params after `ep` epochs
+            ckpt.save(state)
             saved_at = time.monotonic()
         live = torch.nonzero(state["stopped"] < 0).flatten()
         loss, acc = _unit_metrics(arch, state["params"], Xc, Yc, groups, unit_ids[live.numpy()])
@@ -157,9 +156,7 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
         for p, new in zip(state["params"], res.params):
             p[idx] = new
         state["epoch"] = ep + 1
-    if checkpoint:  # the finished state: the caller deletes it once its outputs are written
-        with atomic_path(checkpoint) as tmp:
-            torch.save({"fingerprint": fingerprint, "state": state}, tmp)
+    ckpt.save(state)  # the finished state: the caller deletes it once its outputs are written
     last = int(state["stopped"].max())
     return dict(params=state["params"], loss=state["loss"][:last + 1].numpy(), acc=state["acc"][:last + 1].numpy(),
                 stopped=state["stopped"].numpy())
@@ -220,17 +217,9 @@ def head_losses(W, W3, a, y):
 
 def layer_hessian(W, W3, a, y):
     """Exact Hessian (H^2, H^2) of the mean loss over (a, y) with respect to W, rows in
-    W.flatten() order ("Demo setup"). z = W a is linear in W, so d2l/dW_oi dW_sj = a_i a_j
-    d2l/dz_o dz_s: each sample's Hessian in its pre-activation z (H x H) lifted to W by one
-    (H^2 x K) @ (K x H^2) product. Double backpropagation: samples are independent, so
-    differentiating column o of the batch gradient dL/dZ gives row o of every sample's Hessian."""
-    K, H = a.shape[0], W.shape[0]
-    with torch.enable_grad():
-        Z = (a @ W.T).detach().requires_grad_(True)
-        G = torch.autograd.grad(F.cross_entropy(torch.relu(Z) @ W3.T, y, reduction="sum"), Z, create_graph=True)[0]
-        Hz = torch.stack([torch.autograd.grad(G[:, o].sum(), Z, retain_graph=True)[0] for o in range(H)], 1)
-    M = Hz.reshape(K, -1).T @ (a[:, :, None] * a[:, None, :]).reshape(K, -1) / K  # [(o, s), (i, j)]
-    return M.view(H, H, H, H).permute(0, 2, 1, 3).reshape(H * H, H * H)
+    W.flatten() order ("Demo setup"): spdl.hessian.layer_hessian (each sample's Hessian in its
+    pre-activation z = W a, by double backpropagation, lifted to W) with the head CE(W3 relu(z), y)."""
+    return hessian.layer_hessian(W, a, lambda Z: F.cross_entropy(torch.relu(Z) @ W3.T, y, reduction="sum"))
 
 
 def gauss_newton_hessian(W, W3, a, y):
@@ -249,15 +238,9 @@ def gauss_newton_hessian(W, W3, a, y):
 
 def lanczos_top_eigs(hvp, n: int, k: int, seed: int = 0):
     """Top-k eigenpairs of a symmetric operator given only v -> H v (ARPACK's implicitly restarted
-    Lanczos), for layers too large for the exact Hessian. Returns (values desc, vectors (n, k))."""
-    from scipy.sparse.linalg import LinearOperator, eigsh
-
-    op = LinearOperator((n, n), matvec=lambda v: hvp(torch.from_numpy(np.asarray(v, np.float64).ravel())).numpy(),
-                        dtype=np.float64)
-    v0 = np.random.default_rng(seed).standard_normal(n)
-    vals, vecs = eigsh(op, k=k, which="LA", v0=v0, tol=1e-10)
-    order = np.argsort(vals)[::-1]
-    return vals[order], vecs[:, order]
+    Lanczos, spdl.hessian.extreme_eigenpairs), for layers too large for the exact Hessian.
+    Returns (values desc, vectors (n, k))."""
+    return hessian.extreme_eigenpairs(hvp, n, k, "LA", tol=1e-10, seed=seed)
 
 
 def hessian_vector_product(W, W3, a, y):

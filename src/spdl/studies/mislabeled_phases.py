@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from spdl.datasets import wrong_labels  # noqa: F401  (part of this module's API)
 from spdl.models import forward
+from spdl.stats import spearman  # noqa: F401  (part of this module's API)
 
 PHASES = ("I", "II", "III", "IV")
 
@@ -74,14 +75,6 @@ def roc_auc(pos, neg) -> float:
         return float("nan")
     r = midranks(np.concatenate([pos, neg]))[:len(pos)]
     return float((r.sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
-
-
-def spearman(x, y) -> float:
-    """Spearman rank correlation (Pearson correlation of midranks); NaN if either side is constant."""
-    rx, ry = midranks(x), midranks(y)
-    if rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
 
 
 # ----------------------------------------------------------------------------- order parameters

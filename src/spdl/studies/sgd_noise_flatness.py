@@ -36,6 +36,7 @@ from scipy import integrate, optimize, stats
 
 from spdl.datasets import load
 from spdl.models import ACTIVATIONS, forward
+from spdl.stats import first_crossing, seed_interval  # noqa: F401  (seed_interval: part of this module's API)
 
 E_FACTOR = math.e  # flatness threshold: L(d) <= e * L(0), i.e. log L <= log L0 + 1 (authors' code)
 
@@ -228,17 +229,6 @@ def log_slope(x, y) -> float:
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
-def seed_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval over seeds (NaN half-width for one seed)."""
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    m = float(v.mean())
-    if len(v) < 2:
-        return m, np.nan, np.nan
-    h = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return m, m - h, m + h
-
-
 # ============================================================================ Part 2: PRL
 def curvature(delta, c: float):
     """Sharp-direction Hessian eigenvalue on the valley, lambda = w1^2 + w2^2 = sqrt(delta^2 + 4c^2)."""
@@ -356,11 +346,4 @@ def first_passage(steps, values, level):
 
 def crossing(x, y, level=0.5):
     """First x where y (sampled on increasing x) reaches level, linearly interpolated; NaN if never."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    above = np.nonzero(y >= level)[0]
-    if len(above) == 0:
-        return np.nan
-    i = above[0]
-    if i == 0:
-        return x[0]
-    return float(x[i - 1] + (level - y[i - 1]) * (x[i] - x[i - 1]) / (y[i] - y[i - 1]))
+    return first_crossing(x, y, level)

@@ -201,7 +201,7 @@ for ax, title in zip(axes[:2], ["notebook parametrisation", "mean-field parametr
     ax.legend(fontsize=8)
 ax = axes[2]
 tp = student["teacher_projection"]
-proj = student["projection"][-1]  # (variant, unit, 2) of the first seed, last record
+proj = student["projection"]  # (variant, unit, 2): final units of the first seed
 shown = [v for v in range(len(names)) if params_[v] == "notebook"]
 reach = 1.2 * np.nanmax(np.abs(proj[shown]))  # teacher units drawn as directions, scaled to the students' extent
 for j in range(len(tp)):

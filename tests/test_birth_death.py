@@ -243,33 +243,64 @@ def test_student_loss_matches_direct_formula_and_members_are_independent(one_thr
     E = len(VARIANTS) * 2
     assert r["test_loss"].shape == (3, E) and np.isfinite(r["test_loss"]).all()
     assert (r["population"] == 8).all()
-    assert r["kills"][1:, 2:].sum() > 0  # the birth-death members did resample
-    # step 0: the test loss of seed 0's notebook student computed by hand
-    W, c = bd.make_teacher(6, 3, 0)
-    w, cs = bd.init_student(6, 8, 0, 1 / math.sqrt(8))
-    x = bd.sphere_inputs(torch.Generator().manual_seed(0 + 7919), (64, 6)).double().numpy()
+    assert r["kills"][-1, 2:].sum() > 0 and r["kills"][:, :2].sum() == 0  # only birth-death members resample
+    # step 0: the test loss of seed 0's notebook student computed by hand (MSE without 1/2)
+    W, c = bd.make_teacher(6, 3, bd.student_seed("teacher", 0))
+    w, cs = bd.init_student(6, 8, bd.student_seed("student", 0), 1 / math.sqrt(8))
+    x = bd.sphere_inputs(torch.Generator().manual_seed(bd.student_seed("test", 0)), (64, 6)).double().numpy()
     f = np.maximum(x @ w.T, 0) @ cs
     t = np.maximum(x @ W.T, 0) @ c
     assert r["test_loss"][0, 0] == pytest.approx(np.mean((f - t) ** 2), rel=1e-5)
+    # the mean-field member starts from the same w with c ~ U(-1, 1) and output (1/n) sum c_i ReLU(w_i.x)
+    w_mf, c_mf = bd.init_student(6, 8, bd.student_seed("student", 0), 1.0)
+    f_mf = np.maximum(x @ w_mf.T, 0) @ c_mf / 8
+    assert r["test_loss"][0, 6] == pytest.approx(np.mean((f_mf - t) ** 2), rel=1e-5)
     # a variant alone gives the same numbers as inside the stacked batch
     for v in range(len(VARIANTS)):
         alone = bd.run_student([VARIANTS[v]], [0, 1], **KW)
         assert np.array_equal(alone["test_loss"], r["test_loss"][:, r["variant"] == v])
-    # sgd and prior with alpha 0 coincide: resampling without events changes nothing but the order
+        assert np.array_equal(alone["W1"], r["W1"][r["variant"] == v])
+    # alpha 0 is plain SGD: no resampling, the same numbers as the SGD member
     same = bd.run_student([bd.StudentRun("a", "notebook", "gd"), bd.StudentRun("b", "notebook", "prior", 0.0)],
                           [0], **KW)
-    assert np.allclose(same["test_loss"][:, 0], same["test_loss"][:, 1], rtol=1e-5)
+    assert np.array_equal(same["test_loss"][:, 0], same["test_loss"][:, 1])
+
+
+def test_student_sgd_step_matches_a_hand_written_step(one_thread):
+    """One step of each parametrisation against numpy: fresh batch, MSE gradient, lr (x n, / n for mean field)."""
+    import torch
+
+    kw = {**KW, "steps": 1, "record_at": [0, 1]}
+    r = bd.run_student([bd.StudentRun("sgd", "notebook", "gd"), bd.StudentRun("mf", "mean_field", "gd")], [0], **kw)
+    W, c = bd.make_teacher(6, 3, bd.student_seed("teacher", 0))
+    x = bd.sphere_inputs(torch.Generator().manual_seed(bd.student_seed("data", 0)), (16, 6)).double().numpy()
+    t = np.maximum(x @ W.T, 0) @ c
+    n, lr = 8, KW["lr"]
+    for e, (scale, c_scale) in enumerate([(1.0, 1 / math.sqrt(n)), (1.0 / n, 1.0)]):
+        w, cs = bd.init_student(6, n, bd.student_seed("student", 0), c_scale)
+        h = x @ w.T
+        err = np.maximum(h, 0) @ cs * scale - t
+        g_c = 2 * scale * (np.maximum(h, 0) * err[:, None]).mean(0)  # dL/dc, L = mean err^2
+        g_w = 2 * scale * ((err[:, None] * cs * (h > 0))[:, :, None] * x[:, None, :]).mean(0)
+        step = lr * (n if scale < 1 else 1)  # mean field: per-particle step lr n
+        assert np.allclose(r["c"][e], cs - step * g_c, atol=2e-5)
+        assert np.allclose(r["W1"][e], w - step * g_w, atol=2e-5)
 
 
 def test_student_checkpoint_resume_is_bitwise(tmp_path, one_thread):
-    ckpt = tmp_path / "st.npz"
+    ckpt = tmp_path / "st.pt"
     kw = {**KW, "steps": 50, "checkpoint_every": 20}
     full = bd.run_student(VARIANTS, [0], **kw)
+
+    def stop(params, k):
+        if k == 30:
+            raise _Interrupt
+
     with pytest.raises(_Interrupt):
-        bd.run_student(VARIANTS, [0], checkpoint=str(ckpt), progress=_StopAfter(6), **kw)
+        bd.run_student(VARIANTS, [0], checkpoint=str(ckpt), observe=stop, **kw)
     assert ckpt.exists()
     resumed = bd.run_student(VARIANTS, [0], checkpoint=str(ckpt), **kw)
-    for k in ("test_loss", "kills", "projection", "W1"):
+    for k in ("test_loss", "kills", "births", "projection", "W1"):
         assert np.array_equal(full[k], resumed[k]), k
 
 

@@ -81,6 +81,7 @@ rule birth_death_student:
         "results/birth_death/student.npz",
     params:
         student=BD["student"],
+        device=DEVICE,
     log:
         log_path("birth_death", "student"),
     benchmark:
@@ -91,5 +92,6 @@ rule birth_death_student:
     resources:
         mem_mb=1500,
         runtime=20,
+        **GPU,
     script:
         "../scripts/birth_death_student.py"

@@ -28,7 +28,6 @@ import hashlib
 import json
 import math
 import os
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -365,11 +364,11 @@ def init_student(d: int, n: int, seed: int, c_scale: float):
     return g.standard_normal((n, d)) / math.sqrt(n), g.uniform(-c_scale, c_scale, n)
 
 
-def sphere_inputs(gen, shape):
-    """Gaussian inputs normalised to the unit sphere (torch generator)."""
+def sphere_inputs(gen, shape, dtype=None):
+    """Gaussian inputs normalised to the unit sphere (torch generator, CPU)."""
     import torch
 
-    x = torch.randn(*shape, generator=gen)
+    x = torch.randn(*shape, generator=gen, dtype=dtype or torch.float32)
     return x / x.norm(dim=-1, keepdim=True)
 
 
@@ -386,136 +385,193 @@ class StudentRun:
     center: bool = False
 
 
+def _torch_uniforms(gens, n):
+    """``draw_uniforms`` with torch CPU generators (the engine's per-member streams)."""
+    import torch
+
+    a = np.stack([torch.rand(4 * n, generator=g, dtype=torch.float64).numpy() for g in gens])
+    return a[:, :n], a[:, n:3 * n], a[:, 3 * n:]
+
+
+def make_birth_death_rule():
+    """The engine update rule class (built lazily so that this module imports no torch)."""
+    import torch
+
+    from spdl.engine import Batch, UpdateRule
+    from spdl.models import MLP, forward
+
+    class FreshBatchBirthDeath(UpdateRule):
+        """SGD on a fresh teacher batch, then a birth-death resampling of the hidden units.
+
+        Per member e (stacked params [W1 (E, n, d), W2 (E, 1, n)], f = W2 ReLU(W1 x)):
+        - inputs: ``batch`` fresh sphere inputs from member e's own data generator (seeded by
+          data_seeds[e]; variants of a seed share it, so they see the same inputs), labels from
+          member e's teacher; loss L = mean squared error (no 1/2: grad_factor 2 on the engine's mse);
+        - step: W1 -= lr_e * w_mult_e * dL/dW1, W2 -= lr_e * c_mult_e * dL/dW2 (mean field: the
+          output weights are c / n and the multipliers n, 1/n give per-particle steps lr n on (w, c));
+        - birth-death (alpha_e > 0): potential V_i = rate_scale_e * c_i dL/dc_i at the new c_i and
+          this step's gradient, growth r = -alpha_e (V - center_e <V>), prior members kill only
+          (r clipped at 0) and draw new units w ~ N(0, (prior_std / n)^2), c = 0; ``resample``
+          with the uniforms of member e's engine generator.
+        State: the data generators and per-member counters (kills, births, smallest population).
+        """
+
+        def __init__(self, teacher_W, teacher_c, data_seeds, batch, w_mult, c_mult, rate_scale, alpha,
+                     center, scheme, prior_std, grad_factor=2.0):
+            self.teacher_W = np.asarray(teacher_W, float)  # (E, k, d)
+            self.teacher_c = np.asarray(teacher_c, float)  # (E, k)
+            self.data_seeds = [int(s) for s in data_seeds]
+            self.batch = int(batch)
+            self.w_mult, self.c_mult = [float(v) for v in w_mult], [float(v) for v in c_mult]
+            self.rate_scale, self.alpha = [float(v) for v in rate_scale], [float(v) for v in alpha]
+            self.center, self.scheme = [bool(v) for v in center], [int(v) for v in scheme]
+            self.prior_std, self.grad_factor = float(prior_std), float(grad_factor)
+
+        def config(self):
+            return dict(teacher=fingerprint(self.teacher_W, self.teacher_c), data_seeds=self.data_seeds,
+                        batch=self.batch, w_mult=self.w_mult, c_mult=self.c_mult, rate_scale=self.rate_scale,
+                        alpha=self.alpha, center=self.center, scheme=self.scheme, prior_std=self.prior_std,
+                        grad_factor=self.grad_factor)
+
+        def init(self, ctx):
+            E, n = ctx.E, ctx.params[0].shape[1]
+            self.data_gens = [torch.Generator().manual_seed(s) for s in self.data_seeds]
+            dev, dt = ctx.device, ctx.dtype
+            self.tW = torch.tensor(self.teacher_W, dtype=dt, device=dev)
+            self.tc = torch.tensor(self.teacher_c, dtype=dt, device=dev)[:, None, :]
+            self.tarch = MLP((self.teacher_W.shape[2], self.teacher_W.shape[1], 1))
+            self.mults = [torch.tensor(m, dtype=dt, device=dev) for m in (self.w_mult, self.c_mult)]
+            self.bd = np.flatnonzero((np.array(self.scheme) != GD) & (np.array(self.alpha) > 0))
+            self.from_prior = np.array(self.scheme)[self.bd] == PRIOR
+            self.state = {"kills": torch.zeros(E, dtype=torch.int64), "births": torch.zeros(E, dtype=torch.int64),
+                          "population_min": torch.full((E,), n, dtype=torch.int64)}
+
+        def state_dict(self):
+            return {**self.state, "data_gens": [g.get_state() for g in self.data_gens]}
+
+        def load_state_dict(self, state):
+            for g, st in zip(self.data_gens, state["data_gens"]):
+                g.set_state(st.cpu())
+            self.state = {k: v.cpu() for k, v in state.items() if k != "data_gens"}
+
+        def update(self, ctx):
+            d = self.teacher_W.shape[2]
+            x = torch.stack([sphere_inputs(g, (self.batch, d), ctx.dtype) for g in self.data_gens]).to(ctx.device)
+            with torch.no_grad():
+                y = forward(self.tarch, [self.tW, self.tc], x)
+            losses, grads = ctx.loss_and_grad(batch=Batch(x, y, None, None))
+            W1, W2 = ctx.params
+            gW, gc = (g * self.grad_factor for g in grads)
+            with torch.no_grad():
+                W1.addcmul_(gW, ctx.member_view(ctx.lr * self.mults[0], W1), value=-1)
+                W2.addcmul_(gc, ctx.member_view(ctx.lr * self.mults[1], W2), value=-1)
+                if len(self.bd):
+                    self._birth_death(ctx, W1, W2, gc)
+            return losses
+
+        def _birth_death(self, ctx, W1, W2, gc):
+            bd, n, d = self.bd, W1.shape[1], W1.shape[2]
+            c = W2[bd, 0, :].double().cpu().numpy()
+            pot = np.array(self.rate_scale)[bd, None] * c * gc[bd, 0, :].double().cpu().numpy()
+            pot = np.where(np.array(self.center)[bd, None], pot - pot.mean(-1, keepdims=True), pot)
+            growth = -np.array(self.alpha)[bd, None] * pot
+            growth = np.where(self.from_prior[:, None], np.minimum(growth, 0.0), growth)
+            gens = [ctx.generators[e] for e in bd]
+            u, key, v = _torch_uniforms(gens, n)
+            scale = self.prior_std / n
+            fill = prior_fill(gens, self.from_prior, n, d + 1, lambda g, k: np.concatenate(
+                [torch.randn(k, d, generator=g, dtype=torch.float64).numpy() * scale, np.zeros((k, 1))], axis=-1))
+            P = np.concatenate([W1[bd].double().cpu().numpy(), c[..., None]], axis=-1)
+            new, kills, births, _, pop = resample(P, growth, u, key, v, fill, self.from_prior)
+            new = torch.as_tensor(new, dtype=W1.dtype).to(W1.device)
+            idx = torch.as_tensor(bd, device=W1.device)
+            W1[idx] = new[..., :d]
+            W2[idx, 0, :] = new[..., d]
+            t = torch.as_tensor(bd)
+            self.state["kills"][t] += torch.as_tensor(kills, dtype=torch.int64)
+            self.state["births"][t] += torch.as_tensor(births, dtype=torch.int64)
+            self.state["population_min"][t] = torch.minimum(self.state["population_min"][t],
+                                                            torch.as_tensor(pop, dtype=torch.int64))
+
+    return FreshBatchBirthDeath
+
+
+def student_seed(kind: str, seed: int) -> int:
+    """Seeds of the student-teacher runs (spdl.seeds.derive_seed): kind "teacher", "student",
+    "data", "test" or "bd:<variant name>"."""
+    from spdl.seeds import derive_seed
+
+    return derive_seed("birth_death", f"student/{kind}", int(seed))
+
+
 def run_student(variants, seeds, *, d: int, teacher_units: int, n: int, batch: int, lr: float, steps: int,
                 record_at, test_size: int, prior_std_scale: float, mf_c_scale: float, project_seed=0,
-                checkpoint=None, checkpoint_every=2000, progress=None):
-    """SGD (+ birth-death after every step) on stacked students, all variants x seeds in one batch.
+                checkpoint=None, checkpoint_every=2000, progress=None, device=None, observe=None):
+    """SGD (+ birth-death after every step) on stacked students, all variants x seeds, through
+    ``spdl.engine.train`` with the ``FreshBatchBirthDeath`` update rule.
 
-    Members e = (variant, seed); member e has parameters W1 (n, d), c (n,) in one (E, ...) stack
-    evaluated with spdl.models.forward. Every seed has its teacher, student initialisation, test
-    set and fresh-batch stream, shared by its variants (paired comparisons); the birth-death stream
-    of a member is keyed by (seed, variant name), so a variant gives the same run alone. Loss: mean squared
-    error (no 1/2) on a fresh batch of ``batch`` sphere inputs per step. Birth-death growth rates:
-    r_i = -alpha s (c_i dL/dc_i - center <.>) with s = 1 (notebook) or n (mean field); prior runs
-    use kills only (r clipped at 0) and new units w ~ N(0, prior_std_scale^2 / n^2), c = 0.
-    Records the test loss (R, E), kills per step summed between records, population, and the
-    projection of |c_i| w_i on the plane of teacher units 0 and 1 for seed ``project_seed``.
+    Members e = (variant, seed), variant-major. Every seed has its teacher, student initialisation,
+    test set and fresh-batch stream, shared by its variants (paired comparisons); the birth-death
+    stream of a member is the engine generator seeded by (seed, variant name), so a variant gives
+    the same run alone as inside the batch. Mean-field members store c / n as output weights.
+    Records the test loss (MSE without 1/2 on the fixed test set; R, E), cumulative kills/births,
+    the smallest population since the start, and the final units |c_i| w_i projected on the plane
+    of teacher units 0 and 1 of seed ``project_seed``.
     """
     import torch
 
-    from spdl.models import MLP, forward
+    from spdl.engine import train
+    from spdl.models import MLP
 
-    dtype = torch.float32
     variants = list(variants)
     S, V = len(seeds), len(variants)
     E = S * V
-    vi = np.repeat(np.arange(V), S)  # member e = variant vi[e], seed si[e]
-    si = np.tile(np.arange(S), V)
+    vi, si = np.repeat(np.arange(V), S), np.tile(np.arange(S), V)
     mf = np.array([variants[v].param == "mean_field" for v in vi])
     scheme = np.array([SCHEMES[variants[v].scheme] for v in vi])
-    alpha = np.array([variants[v].alpha for v in vi], np.float32)
-    center = np.array([variants[v].center for v in vi])
-    out_scale = torch.tensor(np.where(mf, 1.0 / n, 1.0), dtype=dtype)
-    lr_e = torch.tensor(np.where(mf, lr * n, lr), dtype=dtype)
-    rate_scale = np.where(mf, float(n), 1.0).astype(np.float32)
-
-    teachers = [make_teacher(d, teacher_units, s) for s in seeds]
-    tW = torch.tensor(np.stack([t[0] for t in teachers]), dtype=dtype)  # (S, k, d)
-    tc = torch.tensor(np.stack([t[1] for t in teachers]), dtype=dtype)[:, None, :]  # (S, 1, k)
-    tarch, arch = MLP((d, teacher_units, 1)), MLP((d, n, 1))
-    W1 = np.empty((E, n, d), np.float32)
-    c = np.empty((E, n), np.float32)
+    teachers = [make_teacher(d, teacher_units, student_seed("teacher", s)) for s in seeds]
+    W1 = np.empty((E, n, d))
+    c = np.empty((E, n))
     for e in range(E):
-        W1[e], c[e] = init_student(d, n, seeds[si[e]], mf_c_scale if mf[e] else 1 / math.sqrt(n))
-    data_gens = [torch.Generator().manual_seed(int(np.random.SeedSequence([int(s), 4]).generate_state(1)[0]))
-                 for s in seeds]
-    test_x = torch.stack([sphere_inputs(torch.Generator().manual_seed(int(s) + 7919), (test_size, d))
+        W1[e], c[e] = init_student(d, n, student_seed("student", seeds[si[e]]), mf_c_scale if mf[e] else 1 / math.sqrt(n))
+    c = np.where(mf[:, None], c / n, c)  # mean field: output weights c / n
+    params = [torch.tensor(W1, dtype=torch.float32), torch.tensor(c, dtype=torch.float32)[:, None, :]]
+    Rule = make_birth_death_rule()
+    rule = Rule(teacher_W=np.stack([teachers[s][0] for s in si]), teacher_c=np.stack([teachers[s][1] for s in si]),
+                data_seeds=[student_seed("data", seeds[s]) for s in si], batch=batch,
+                w_mult=np.where(mf, n, 1.0), c_mult=np.where(mf, 1.0 / n, 1.0), rate_scale=np.where(mf, n, 1.0),
+                alpha=[variants[v].alpha for v in vi], center=[variants[v].center for v in vi], scheme=scheme,
+                prior_std=prior_std_scale)
+    tarch = MLP((d, teacher_units, 1))
+    test_x = torch.stack([sphere_inputs(torch.Generator().manual_seed(student_seed("test", s)), (test_size, d))
                           for s in seeds])
-    test_y = forward(tarch, [tW, tc], test_x)[..., 0]  # (S, T)
-    bd = np.flatnonzero(scheme != GD)
-    bd_gens = [np.random.default_rng([int(seeds[si[e]]), 5, zlib.crc32(variants[vi[e]].name.encode())]) for e in bd]
-    from_prior = scheme[bd] == PRIOR
+    from spdl.models import forward
 
-    record = sorted({int(r) for r in record_at if 0 <= int(r) <= steps})
-    R = len(record)
-    hist = {"test_loss": np.full((R, E), np.nan), "batch_loss": np.full((R, E), np.nan),
-            "kills": np.zeros((R, E), np.int64), "births": np.zeros((R, E), np.int64),
-            "population": np.full((R, E), n, np.int64), "diverged_step": np.full(E, -1, np.int64)}
+    tW = torch.tensor(np.stack([t[0] for t in teachers]), dtype=torch.float32)
+    tc = torch.tensor(np.stack([t[1] for t in teachers]), dtype=torch.float32)[:, None, :]
+    test_y = forward(tarch, [tW, tc], test_x)  # (S, T, 1)
+
+    def counters(params, step):
+        return {k: rule.state[k].clone() for k in ("kills", "births", "population_min")}
+
+    res = train(MLP((d, n, 1)), params, test_x[si], test_y[si], steps=steps, lr=lr, loss="mse",
+                seeds=[student_seed(f"bd:{variants[v].name}", seeds[s]) for v, s in zip(vi, si)],
+                record_at=record_at, metrics=counters, progress=progress, checkpoint=checkpoint,
+                checkpoint_every=checkpoint_every, update=rule, device=device, observe=observe)
+    W1f = res.params[0].double().cpu().numpy()
+    cf = res.params[1][:, 0, :].double().cpu().numpy() * np.where(mf, n, 1.0)[:, None]  # back to c
     tW0 = teachers[project_seed][0]
     basis, _ = np.linalg.qr(tW0[:2].T)  # (d, 2) orthonormal basis of the plane of teacher units 0, 1
     basis = basis * np.sign(np.diag(basis.T @ tW0[:2].T))  # first axis along teacher unit 0
-    proj_rows = np.flatnonzero(si == project_seed)
-    hist["projection"] = np.full((R, len(proj_rows), n, 2), np.nan)
-    gens_all = bd_gens
-    ckpt = Checkpoint(checkpoint, fingerprint(variants, list(seeds), d, teacher_units, n, batch, lr, steps, record,
-                                              test_size, prior_std_scale, mf_c_scale, project_seed), checkpoint_every)
-    start, kills_acc, births_acc = 0, np.zeros(E, np.int64), np.zeros(E, np.int64)
-    last_batch_loss = np.full(E, np.nan)
-    pop_min = np.full(E, n, np.int64)
-    loaded = ckpt.load(gens_all)
-    if loaded is not None:
-        start, arrays = loaded
-        W1, c = arrays.pop("W1"), arrays.pop("c")
-        kills_acc, births_acc = arrays.pop("kills_acc"), arrays.pop("births_acc")
-        last_batch_loss, pop_min = arrays.pop("last_bl"), arrays.pop("pop_min")
-        for g, st in zip(data_gens, arrays.pop("data_gen_states")):
-            g.set_state(torch.from_numpy(st))
-        hist = arrays
-    row_of = {s: i for i, s in enumerate(record)}
-    for k in range(start, steps + 1):
-        if ckpt.due(k, steps):
-            ckpt.save(k, {"W1": W1, "c": c, "kills_acc": kills_acc, "births_acc": births_acc, "last_bl": last_batch_loss, "pop_min": pop_min,
-                          "data_gen_states": np.stack([g.get_state().numpy() for g in data_gens]), **hist},
-                      gens_all)
-        params = [torch.from_numpy(W1), torch.from_numpy(c)[:, None, :]]
-        if k in row_of:
-            r = row_of[k]
-            with torch.no_grad():
-                pred = forward(arch, params, test_x[si])[..., 0] * out_scale[:, None]
-                hist["test_loss"][r] = (pred - test_y[si]).square().mean(1).numpy()
-            hist["batch_loss"][r] = last_batch_loss
-            hist["kills"][r], hist["births"][r] = kills_acc, births_acc
-            hist["population"][r] = pop_min  # smallest population since the last record
-            pop_min = np.full(E, n, np.int64)
-            hist["projection"][r] = (np.abs(c[proj_rows])[..., None] * W1[proj_rows]) @ basis
-            kills_acc, births_acc = np.zeros(E, np.int64), np.zeros(E, np.int64)
-            bad = ~np.isfinite(hist["test_loss"][r]) & (hist["diverged_step"] < 0)
-            hist["diverged_step"][bad] = k
-        if k == steps:
-            break
-        x = torch.stack([sphere_inputs(g, (batch, d)) for g in data_gens])  # (S, B, d)
-        with torch.no_grad():
-            y = forward(tarch, [tW, tc], x)[..., 0]
-        for p in params:
-            p.requires_grad_(True)
-        pred = forward(arch, params, x[si])[..., 0] * out_scale[:, None]
-        losses = (pred - y[si]).square().mean(1)
-        gW, gc = torch.autograd.grad(losses.sum(), params)
-        last_batch_loss = losses.detach().numpy()
-        with torch.no_grad():
-            W1 = (params[0] - lr_e[:, None, None] * gW).numpy()
-            c = (params[1] - lr_e[:, None, None] * gc)[:, 0, :].numpy()
-        if len(bd):
-            pot = rate_scale[bd, None] * c[bd] * gc[bd, 0, :].numpy()  # V_i (per particle)
-            pot = np.where(center[bd, None], pot - pot.mean(-1, keepdims=True), pot)
-            growth = -alpha[bd, None] * pot
-            growth = np.where(from_prior[:, None], np.minimum(growth, 0.0), growth)
-            u, key, v = draw_uniforms(bd_gens, n)
-            fill = prior_fill(bd_gens, from_prior, n, d + 1, lambda g, k: np.concatenate(
-                [g.standard_normal((k, d)) * (prior_std_scale / n), np.zeros((k, 1))], axis=-1))
-            P = np.concatenate([W1[bd], c[bd, :, None]], axis=-1)
-            new, kills, births, _, pop = resample(P, growth, u, key, v, fill, from_prior)
-            W1[bd], c[bd] = new[..., :d], new[..., d]
-            kills_acc[bd] += kills
-            births_acc[bd] += births
-            pop_min[bd] = np.minimum(pop_min[bd], pop)
-        if progress is not None and (k + 1) % max(1, steps // 10) == 0:
-            print(f"step {k + 1}/{steps}: median batch loss {np.nanmedian(last_batch_loss):.3e}", file=progress,
-                  flush=True)
-    ckpt.remove()
-    teacher_proj = (np.abs(teachers[project_seed][1])[:, None] * tW0) @ basis  # (k, 2)
-    return {**hist, "steps": np.array(record, np.int64), "variant": vi, "seed": si,
-            "teacher_projection": teacher_proj, "W1": W1, "c": c}
+    rows = np.flatnonzero(si == project_seed)
+    out_scale = np.where(mf, 1.0 / n, 1.0)[rows, None, None]  # |c_i| w_i in units of the output (c / n for mf)
+    projection = (out_scale * np.abs(cf[rows])[..., None] * W1f[rows]) @ basis
+    teacher_proj = (np.abs(teachers[project_seed][1])[:, None] * tW0) @ basis
+    h = res.history
+    return {"test_loss": 2 * h["loss"], "kills": h["kills"], "births": h["births"],
+            "population": h["population_min"], "diverged_step": res.diverged_step, "steps": res.steps,
+            "variant": vi, "seed": si, "projection": projection, "teacher_projection": teacher_proj,
+            "W1": W1f, "c": cf}
 
 
 # ============================================================================ config checks

@@ -31,7 +31,9 @@
 # **Simulation** (rules `birth_death_*`): particles as arrays (runs x particles), all seeds and schemes
 # at once; the birth-death step is vectorised (kill/duplicate by uniform draws, population restored to
 # $n$ by cloning random survivors = scheme 1, or by prior draws $y\sim N(0,1)$, $c=0$ = scheme 2, random
-# extras killed), each run with its own random stream. Last 1,000 steps plain GD ("quench").
+# extras killed), each run with its own random stream. Last 1,000 steps plain GD ("quench"). The
+# student-teacher networks are trained by `spdl.engine.train` with a resampling update rule (SGD on a
+# fresh teacher batch, then the same vectorised birth-death step on the hidden units).
 #
 # **Our choices where the paper is silent:** several seeds (the notebooks run one); the same initial
 # particles for GD and both birth-death schemes of a seed (paired comparisons); rates without mean

@@ -1,10 +1,12 @@
 """spdl.studies.entropy_sgd_hessian: local entropy (quadrature vs viscous HJ), quadratic closed forms vs
-SGLD, Entropy-SGD reductions (L = 0 is SGD), ensemble vs one-by-one, spectrum summaries, config checks."""
+SGLD and the Entropy-SGD rule, Entropy-SGD as an engine update rule (L = 0 is SGD, ensemble vs members
+alone, matched effective epochs, lr milestones, resume, divergence), spectrum summaries, config checks."""
 import numpy as np
 import pytest
 import torch
 
-from spdl.engine import train
+from spdl import hessian
+from spdl.engine import SGD, Adam, train
 from spdl.models import MLP, init_params
 from spdl.studies import entropy_sgd_hessian as esh
 from spdl.studies.entropy_sgd_hessian_checks import check_config
@@ -74,21 +76,37 @@ def test_sgld_mean_matches_closed_form(eps):
     C, gamma = 32, 1.0
     At = torch.tensor(A)
     x = [torch.tensor(x0).expand(C, 5).clone()]
-    mu, _ = esh.sgld_chain(x, lambda p: [p[0] @ At], gamma=gamma, eta_prime=0.1, eps=eps, steps=800, alpha=0.0,
-                           variant="paper", gens=esh.noise_generators(range(C)), burn_in=200, average="uniform")
+    mu, _ = esh.sgld_chain(x, lambda p, k: [p[0] @ At], esh.generator_noise(esh.noise_generators(range(C))),
+                           gamma=gamma, eta_prime=0.1, eps=eps, steps=800, alpha=1.0, variant="paper", burn_in=200,
+                           average="uniform")
     est = mu[0].numpy()
     se = est.std(0, ddof=1) / np.sqrt(C)
     z = (est.mean(0) - esh.quadratic_mean(A, x0, gamma)) / se
     assert np.all(np.abs(z) < 4.5)
 
 
-def test_noise_free_chain_converges_to_proximal_point():
+def _quadratic_run(A, x0, rule, E=1, lr=1.0, steps=1):
+    arch, X, Y = esh.quadratic_problem(A)
+    start = [torch.as_tensor(x0, dtype=torch.float64).expand(E, 1, len(x0)).clone()]
+    return train(arch, start, X, Y, steps=steps, lr=lr, loss="mse", seeds=range(E), update=rule).params[0][:, 0]
+
+
+def test_quadratic_problem_and_noise_free_rule_step_to_the_proximal_point():
+    """On f = 1/2 x^T A x without noise the inner chain converges to the proximal point <x'> =
+    x - (A + gamma I)^-1 A x, so one Entropy-SGD update with lr = 1 (scoping: x - (x - mu)) lands on it;
+    with outer_gamma and lr = 1 the step is gamma (x - mu) = gamma (A + gamma I)^-1 A x."""
     A, _, _ = esh.random_spd(4, 0.5, 2.0, seed=2)
-    x0 = np.ones(4)
-    mu, xp = esh.sgld_chain([torch.tensor(x0)[None]], lambda p: [p[0] @ torch.tensor(A)], gamma=2.0,
-                            eta_prime=0.2, eps=0.0, steps=300, alpha=0.75, variant="code", gens=esh.noise_generators([0]))
-    assert np.allclose(xp[0][0].numpy(), esh.quadratic_mean(A, x0, 2.0), atol=1e-10)
-    assert np.allclose(mu[0][0].numpy(), xp[0][0].numpy(), atol=1e-8)
+    arch, X, Y = esh.quadratic_problem(A)
+    x0 = np.arange(1.0, 5.0)
+    f, _ = hessian.network_loss(arch, [torch.tensor(x0)[None, None]], X, Y, "mse")
+    assert float(f(torch.tensor(x0))) == pytest.approx(0.5 * x0 @ A @ x0, rel=1e-12)
+    exact = esh.quadratic_mean(A, x0, 2.0)
+    for variant, alpha in (("code", 0.25), ("paper", 0.75)):
+        rule = esh.EntropySGD(L=300, gamma0=2.0, eta_prime=0.2, eps=0.0, alpha=alpha, variant=variant)
+        np.testing.assert_allclose(_quadratic_run(A, x0, rule)[0].numpy(), exact, atol=1e-8)
+    rule = esh.EntropySGD(L=300, gamma0=2.0, eta_prime=0.2, eps=0.0, alpha=0.75, outer_gamma=True)
+    step = x0 - _quadratic_run(A, x0, rule)[0].numpy()
+    np.testing.assert_allclose(step, esh.quadratic_entropy_hessian(A, 2.0) @ x0, atol=1e-8)
 
 
 def _toy(seed=0):
@@ -99,95 +117,123 @@ def _toy(seed=0):
 
 
 ESGD = {"L": 0, "gamma0": 0.1, "gamma1": 0.0, "eta_prime": 0.1, "eps": 1e-3, "alpha": 0.25, "variant": "code"}
+KW = dict(batch_size=10, loss="cross_entropy")
 
 
 def test_entropy_sgd_with_l0_is_sgd():
     arch, data = _toy()
     p = init_params(arch, [0, 1, 2])
-    lr = [0.1, 0.2, 0.05]
-    r = esh.train_ensemble(arch, p, data, method="entropy_sgd", epochs=3, batch_size=10, seeds=[5, 6, 7], lr=lr,
-                           esgd=ESGD, record_epochs=[0, 3])
-    s = esh.train_ensemble(arch, p, data, method="sgd", epochs=3, batch_size=10, seeds=[5, 6, 7], lr=lr,
-                           record_epochs=[0, 3])
-    e = train(arch, p, data["x_train"], data["y_train"], steps=18, lr=lr, batch_size=10, loss="cross_entropy",
-              seeds=[5, 6, 7])
-    assert r["steps"] == s["steps"] == 18
-    for a, b, c in zip(r["params"], s["params"], e.params):
-        assert torch.equal(a, b)
-        assert torch.allclose(a, c, atol=1e-6)
+    X, Y = data["x_train"], data["y_train"]
+    lr, seeds = [0.1, 0.2, 0.05], [5, 6, 7]
+    rule = esh.EntropySGD(**ESGD)
+    assert esh.grads_per_step(rule) == 1 and esh.matched_steps(3, 6, 1)[0] == 18
+    r = train(arch, p, X, Y, steps=18, lr=lr, seeds=seeds, update=rule, record_at=[0, 18], **KW)
+    s = train(arch, p, X, Y, steps=18, lr=lr, seeds=seeds, record_at=[0, 18], **KW)
+    assert all(torch.equal(a, b) for a, b in zip(r.params, s.params))
+    np.testing.assert_array_equal(r.history["loss"], s.history["loss"])
     # the paper's algorithm with L = 0 does not move
-    z = esh.train_ensemble(arch, p, data, method="entropy_sgd", epochs=1, batch_size=10, seeds=[5, 6, 7], lr=1.0,
-                           esgd={**ESGD, "variant": "paper"})
-    assert all(torch.equal(a, b) for a, b in zip(z["params"], p))
+    z = train(arch, p, X, Y, steps=6, lr=1.0, seeds=seeds, update=esh.EntropySGD(**{**ESGD, "variant": "paper"}), **KW)
+    assert all(torch.equal(a, b) for a, b in zip(z.params, p))
 
 
-@pytest.mark.parametrize("method", ["entropy_sgd", "adam"])
-def test_ensemble_equals_members_one_by_one(method):
+ESGD_MEMBERS = {"L": 3, "gamma0": [0.05, 0.1, 0.03], "gamma1": [1e-3, 0.0, 1e-2], "eta_prime": [0.1, 0.2, 0.1],
+                "eps": [1e-2, 0.0, 1e-3], "alpha": 0.75}
+
+
+@pytest.mark.parametrize("variant", ["paper", "code"])
+def test_entropy_sgd_members_equal_members_trained_alone(variant):
+    """Per-member gamma0, gamma1 (scoping), eta', noise and lr, an lr milestone: each member of the
+    ensemble is the network trained alone (its own minibatch and noise stream)."""
     arch, data = _toy(1)
-    seeds, lr = [3, 4], [0.5, 0.8] if method == "entropy_sgd" else [1e-2, 3e-3]
-    kw = dict(method=method, epochs=2, batch_size=12, adam={"beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
-              esgd={"L": 3, "gamma0": [0.05, 0.1], "gamma1": 1e-3, "eta_prime": 0.1, "eps": 1e-2, "alpha": 0.75,
-                    "variant": "paper"}, lr_milestones=[1], record_epochs=[0, 1, 2])
+    X, Y = data["x_train"], data["y_train"]
+    seeds, lr = [3, 4, 5], [0.5, 0.8, 1.0]
+    opts = dict(ESGD_MEMBERS, variant=variant, outer_gamma=variant == "paper", lr_milestones=[1], lr_factor=0.1)
+    per_epoch = len(Y) // KW["batch_size"]
+    steps, record = esh.matched_steps(2, per_epoch, 4 if variant == "code" else 3, [0, 1, 2])
     p = init_params(arch, seeds)
-    r = esh.train_ensemble(arch, p, data, seeds=seeds, lr=lr, **kw)
-    for e in range(2):
-        one = dict(kw)
-        if method == "entropy_sgd":
-            one["esgd"] = {**kw["esgd"], "gamma0": kw["esgd"]["gamma0"][e]}
-        s = esh.train_ensemble(arch, [q[e:e + 1] for q in p], data, seeds=seeds[e:e + 1], lr=lr[e], **one)
-        for a, b in zip(r["params"], s["params"]):
-            assert torch.allclose(a[e], b[0], atol=1e-6)
-        assert np.allclose(r["history"]["train_loss"][:, e], s["history"]["train_loss"][:, 0], atol=1e-6)
+    kw = dict(KW, steps=steps, record_at=record, metrics=esh.error_metrics(arch, data))
+    ens = train(arch, p, X, Y, seeds=seeds, lr=lr, update=esh.make_rule("entropy_sgd", opts, per_epoch), **kw)
+    assert not ens.diverged.any()
+    for e in range(3):
+        one = {k: v[e] if isinstance(v, list) and k not in ("lr_milestones",) else v for k, v in opts.items()}
+        solo = train(arch, [q[e:e + 1] for q in p], X, Y, seeds=seeds[e:e + 1], lr=lr[e],
+                     update=esh.make_rule("entropy_sgd", one, per_epoch), **kw)
+        for a, b in zip(ens.params, solo.params):
+            torch.testing.assert_close(a[e:e + 1], b, rtol=1e-5, atol=1e-6)
+        for k in ("loss", "test_err", "test_loss"):
+            np.testing.assert_allclose(ens.history[k][:, e], solo.history[k][:, 0], rtol=1e-5, atol=1e-6)
 
 
 def test_effective_epochs_are_matched():
+    """An Entropy-SGD update consumes max(L, 1) (paper) or L + 1 (code) minibatches, so matched_steps
+    gives every method the same number of minibatch gradients."""
     arch, data = _toy()
-    p = init_params(arch, [0])
-    r = esh.train_ensemble(arch, p, data, method="entropy_sgd", epochs=4, batch_size=10, seeds=[0], lr=1.0,
-                           esgd={**ESGD, "L": 3, "variant": "paper"}, record_epochs=[0, 2, 4])
-    assert r["steps"] == 24 // 3 and r["grads_per_step"] == 3
-    assert esh.grads_per_step("entropy_sgd", 3, "code") == 4 and esh.grads_per_step("sgd", 3, "code") == 1
-    assert np.isfinite(r["history"]["test_err"]).all()
+    X, Y = data["x_train"], data["y_train"]
+    drawn = []
+
+    class Counting(esh.EntropySGD):
+        def update(self, ctx):
+            nxt = ctx.next_batch
+            ctx.next_batch = lambda: drawn.append(1) or nxt()
+            ctx.batch
+            drawn.append(1)
+            try:
+                return super().update(ctx)
+            finally:
+                del ctx.next_batch
+
+    for variant, cost in (("paper", 3), ("code", 4)):
+        rule = Counting(**{**ESGD, "L": 3, "variant": variant})
+        assert esh.grads_per_step(rule) == cost == esh.grads_per_step(esh.StepLR(rule, [1], 0.5))
+        steps, record = esh.matched_steps(4, 6, cost, [0, 2, 4])
+        assert steps == 24 // cost and record == [0, -(-12 // cost), steps]
+        drawn.clear()
+        train(arch, init_params(arch, [0]), X, Y, steps=steps, lr=1.0, seeds=[0], update=rule, **KW)
+        assert len(drawn) == steps * cost
+    assert esh.grads_per_step(esh.EntropySGD(L=0, gamma0=1.0)) == 1 and esh.grads_per_step(esh.make_rule(
+        "sgd", {"lr_milestones": [2], "lr_factor": 0.1}, 6)) == 1
+
+
+def test_step_lr_drops_the_learning_rate_at_milestones():
+    arch, data = _toy()
+    X, Y, p = data["x_train"], data["y_train"], init_params(arch, [0, 1])
+    run = train(arch, p, X, Y, steps=10, lr=[0.2, 0.1], loss="cross_entropy", update=esh.StepLR(SGD(), [4, 7], 0.5))
+    ref = p
+    for steps, lr in ((4, [0.2, 0.1]), (3, [0.1, 0.05]), (3, [0.05, 0.025])):  # full batch: segments are exact
+        ref = train(arch, ref, X, Y, steps=steps, lr=lr, loss="cross_entropy").params
+    for a, b in zip(run.params, ref):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("make_rule", [
+    lambda: esh.StepLR(esh.EntropySGD(L=2, gamma0=[0.1, 0.2], gamma1=1e-2, eps=1e-2), [3], 0.1),
+    lambda: esh.StepLR(Adam(), [3], 0.1)], ids=["entropy_sgd", "adam"])
+def test_interrupted_run_resumes_bitwise(tmp_path, make_rule):
+    arch, data = _toy()
+    X, Y, p = data["x_train"], data["y_train"], init_params(arch, [0, 1])
+    kw = dict(KW, steps=8, lr=[0.5, 0.01], seeds=[0, 1], checkpoint_every=4, record_at=[0, 4, 6, 8])
+    ref = train(arch, p, X, Y, update=make_rule(), **kw)
+
+    def interrupt(params, step):
+        if step == 6:
+            raise KeyboardInterrupt
+        return {}
+
+    ck = tmp_path / "ck.pt"
+    with pytest.raises(KeyboardInterrupt):
+        train(arch, p, X, Y, update=make_rule(), checkpoint=ck, metrics=interrupt, **kw)
+    out = train(arch, p, X, Y, update=make_rule(), checkpoint=ck, **kw)
+    assert not ck.exists()
+    assert all(torch.equal(a, b) for a, b in zip(ref.params, out.params))
+    np.testing.assert_array_equal(ref.history["loss"], out.history["loss"])
 
 
 def test_divergence_is_recorded_not_raised():
     arch, data = _toy()
-    p = init_params(arch, [0, 1])
-    r = esh.train_ensemble(arch, p, data, method="sgd", epochs=2, batch_size=10, seeds=[0, 1], lr=[0.1, 1e30],
-                           record_epochs=[0, 2])
-    assert r["diverged"].tolist() == [False, True]
-    assert np.isnan(r["history"]["train_loss"][-1, 1]) and np.isfinite(r["history"]["train_loss"][-1, 0])
-
-
-class _Interrupt(Exception):
-    pass
-
-
-class _StopAtFirstCheckpoint:
-    """A log whose first write (made right after a checkpoint is saved) interrupts training."""
-
-    def write(self, text):
-        raise _Interrupt
-
-    def flush(self):
-        pass
-
-
-def test_checkpoint_resume_is_bitwise(tmp_path):
-    arch, data = _toy()
-    p = init_params(arch, [0, 1])
-    kw = dict(method="entropy_sgd", epochs=3, batch_size=10, seeds=[0, 1], lr=1.0, record_epochs=[0, 1, 2, 3],
-              keep_epochs=[2], esgd={**ESGD, "L": 2, "eps": 1e-2, "variant": "paper"})
-    ref = esh.train_ensemble(arch, p, data, **kw)
-    ck = tmp_path / "ck.pt"
-    with pytest.raises(_Interrupt):
-        esh.train_ensemble(arch, p, data, checkpoint=str(ck), log=_StopAtFirstCheckpoint(), **kw)
-    assert ck.exists()
-    out = esh.train_ensemble(arch, p, data, checkpoint=str(ck), **kw)
-    assert not ck.exists()
-    assert all(torch.equal(a, b) for a, b in zip(ref["params"], out["params"]))
-    assert all(torch.equal(a, b) for a, b in zip(ref["kept"][2], out["kept"][2]))
-    np.testing.assert_array_equal(ref["history"]["test_err"], out["history"]["test_err"])
+    r = train(arch, init_params(arch, [0, 1]), data["x_train"], data["y_train"], steps=6, lr=[0.1, 1e30], seeds=[0, 1],
+              update=esh.EntropySGD(L=2, gamma0=0.1, eps=1e-3, outer_gamma=True), record_at=[0, 6], **KW)
+    assert r.diverged.tolist() == [False, True]
+    assert np.isnan(r.history["loss"][-1, 1]) and np.isfinite(r.history["loss"][-1, 0])
 
 
 def test_downsample_and_spectrum_summary():
@@ -201,15 +247,16 @@ def test_downsample_and_spectrum_summary():
 
 
 def test_bad_input():
+    with pytest.raises(ValueError, match="method"):
+        esh.make_rule("lbfgs", {}, 10)
+    for kw in ({"variant": "released"}, {"L": -1}, {"L": 1.5}):
+        with pytest.raises(ValueError):
+            esh.EntropySGD(**{"L": 2, "gamma0": 0.1, **kw})
     arch, data = _toy()
-    p = init_params(arch, [0])
-    with pytest.raises(ValueError):
-        esh.train_ensemble(arch, p, data, method="lbfgs", epochs=1, batch_size=10, seeds=[0], lr=0.1)
-    with pytest.raises(ValueError):
-        esh.BatchStream(10, 20, [0])
-    with pytest.raises(ValueError):
-        esh.sgld_chain([torch.zeros(1, 2)], lambda q: q, gamma=1.0, eta_prime=0.1, eps=0.0, steps=1, alpha=0.5,
-                       variant="released", gens=[])
+    for kw in ({"gamma0": 0.0}, {"alpha": 0.0}, {"eps": -1.0}, {"gamma0": [0.1, 0.2, 0.3]}):
+        with pytest.raises(ValueError):
+            train(arch, init_params(arch, [0, 1]), data["x_train"], data["y_train"], steps=1, lr=0.1,
+                  update=esh.EntropySGD(**{"L": 2, "gamma0": 0.1, **kw}), **KW)
 
 
 def test_check_config_accepts_the_configs_and_names_bad_keys(root):
@@ -236,15 +283,12 @@ def test_check_config_accepts_the_configs_and_names_bad_keys(root):
 def test_spectrum_pipeline_on_a_tiny_net():
     """The study's Hessian path: exact eigenvalues (spdl.hessian, checked there against torch.func.hessian)
     vs the top SLQ Ritz values; the SLQ density integrates to 1; summary is consistent."""
-    from spdl import hessian
-
     arch, data = _toy(2)
-    r = esh.train_ensemble(arch, init_params(arch, [0, 1]), data, method="adam", epochs=5, batch_size=10,
-                           seeds=[0, 1], lr=1e-2, adam={"beta1": 0.9, "beta2": 0.999, "eps": 1e-8})
     X, Y = data["x_train"], data["y_train"]
-    H = hessian.ensemble_hessians(arch, r["params"], X, Y, "cross_entropy", dtype=torch.float64, batch=16)
+    r = train(arch, init_params(arch, [0, 1]), X, Y, steps=30, lr=1e-2, seeds=[0, 1], update=Adam(), **KW)
+    H = hessian.ensemble_hessians(arch, r.params, X, Y, "cross_entropy", dtype=torch.float64, batch=16)
     ev = hessian.eigenvalues(H).numpy()
-    quads = hessian.ensemble_slq(arch, r["params"], X, Y, "cross_entropy", dtype=torch.float64, probes=2, steps=60)
+    quads = hessian.ensemble_slq(arch, r.params, X, Y, "cross_entropy", dtype=torch.float64, probes=2, steps=60)
     for e, q in enumerate(quads):
         top = np.sort(q.nodes[0])[::-1][:5]
         assert np.allclose(top, ev[e][::-1][:5], rtol=1e-6)

@@ -20,23 +20,28 @@ then x <- x - eta gamma (x - mu) (or x - eta (x - mu) with scoping, gamma = gamm
 ``variant="paper"`` uses step noise sqrt(eta') eps; ``variant="code"`` follows the authors' released
 python/optim.py: step noise eps sqrt(2 eta'), one extra minibatch gradient at x per outer step,
 and with L = 0 the outer step is that plain SGD step.
+
+Training: SGD, Adam and Entropy-SGD are update rules of the ensemble engine (spdl.engine.train:
+SGD(), Adam(...), EntropySGD(...) here, StepLR for lr milestones; make_rule builds them from the
+config), so every member has its own minibatch and noise stream, and checkpoints and divergence
+are the engine's. Methods are compared at matched effective epochs (minibatch gradients / batches
+per epoch, the paper's "epochs x L"; matched_steps).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from spdl.io import atomic_path
+from spdl.engine import SGD, Adam, UpdateRule, _listed
 from spdl.models import MLP, forward
 
 VARIANTS = ("paper", "code")
 METHODS = ("sgd", "adam", "entropy_sgd")
+ESGD_KEYS = ("L", "gamma0", "gamma1", "eta_prime", "eps", "alpha", "variant", "outer_gamma")
 
 
 # --------------------------------------------------------------------------- 1-D cartoon (ICLR Fig. 2)
@@ -154,76 +159,212 @@ def quadratic_entropy_hessian(A, gamma):
 
 # --------------------------------------------------------------------------- Entropy-SGD core
 
+def _per_member(v, E, dtype):
+    v = torch.as_tensor(v, dtype=dtype).flatten()
+    if v.numel() not in (1, E):
+        raise ValueError(f"expected a float or {E} values, got {v.numel()}")
+    return v.expand(E).clone() if v.numel() == 1 else v.clone()
+
+
+def _view(v, p):
+    return v.view((p.shape[0],) + (1,) * (p.dim() - 1))
+
+
+def noise_scale(eps, eta_prime, variant):
+    """Std of the SGLD step noise: eps sqrt(eta') (paper) or eps sqrt(2 eta') (released code)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+    return eps * torch.sqrt(eta_prime if variant == "paper" else 2 * eta_prime)
+
+
 def noise_generators(seeds, stream=1):
-    """Per-member torch generators for SGLD noise, independent of the minibatch generators."""
+    """Per-member torch generators for SGLD noise outside the engine (independent of seeds' minibatch streams)."""
     return [torch.Generator().manual_seed(int(np.random.SeedSequence([int(s), stream]).generate_state(1)[0]))
             for s in seeds]
 
 
-def _per_member(v, E, dtype):
-    v = torch.as_tensor(v, dtype=dtype).flatten()
-    return v.expand(E).clone() if v.numel() == 1 else v.clone()
+def generator_noise(gens):
+    """noise_fn(p, std) for sgld_chain: N(0, std_e^2) noise shaped like stacked p, member e drawing from
+    gens[e] only when std_e > 0 (as StepContext.noise_like inside the engine)."""
+    def noise(p, std):
+        return torch.stack([s * torch.randn(p.shape[1:], generator=g, dtype=p.dtype) if s > 0 else
+                            torch.zeros(p.shape[1:], dtype=p.dtype) for s, g in zip(std.tolist(), gens)])
+    return noise
 
 
-def _shape(E, p):
-    return (E,) + (1,) * (p.dim() - 1)
+def sgld_chain(x, grad_fn, noise_fn, *, gamma, eta_prime, eps, steps, alpha, variant, burn_in=0, average="exp"):
+    """The SGLD inner loop of Algorithm 1 for all members from x' = x (also the engine rule's inner loop).
 
-
-def sgld_chain(x, grad_fn, *, gamma, eta_prime, eps, steps, alpha, variant, gens, burn_in=0, average="exp"):
-    """Run the SGLD inner loop of Algorithm 1 for all members from x' = x.
-
-    x: list of stacked tensors (E, ...); grad_fn(list) -> list of stacked gradients of each
-    member's (minibatch) loss. gamma, eta_prime, eps: float or (E,). average "exp":
-    mu <- (1 - alpha) mu + alpha x' (Algorithm 1, mu starts at x); "uniform": the plain mean of
-    x' over steps burn_in+1..steps (for estimating <x'>). Returns (mu, x'_final).
+    x: list of stacked tensors (E, ...); grad_fn(x', k) -> stacked gradients of each member's
+    (minibatch) loss at x' for inner step k = 0..steps-1 (fresh tensors); noise_fn(p, std) ->
+    N(0, std_e^2) noise like stacked p. gamma, eta_prime, eps, alpha: float or (E,). Step:
+    x' <- x' - eta' (g - gamma (x - x')) + noise_scale(eps, eta', variant) xi. average "exp":
+    mu <- (1 - alpha) mu + alpha x' (Algorithm 1, mu starts at x); "uniform": the plain mean of x'
+    over steps burn_in+1..steps (for estimating <x'>). Returns (mu, x'_final).
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     E, dtype = x[0].shape[0], x[0].dtype
-    gamma, eta_prime, eps = (_per_member(v, E, dtype) for v in (gamma, eta_prime, eps))
-    scale = eps * torch.sqrt(eta_prime if variant == "paper" else 2 * eta_prime)  # step-noise std
+    gamma, eta_prime, eps, alpha = (_per_member(v, E, dtype) for v in (gamma, eta_prime, eps, alpha))
+    scale = noise_scale(eps, eta_prime, variant)
     draw = bool((scale > 0).any())
-    xp = [p.clone() for p in x]
-    mu = [p.clone() for p in x] if average == "exp" else [torch.zeros_like(p) for p in x]
+    xp = [p.detach().clone() for p in x]
+    mu = [p.detach().clone() for p in x] if average == "exp" else [torch.zeros_like(p) for p in xp]
     for step in range(steps):
-        grads = grad_fn(xp)
-        for i, (p, g) in enumerate(zip(x, grads)):
-            s = _shape(E, p)
-            xp[i] = xp[i] - eta_prime.view(s) * (g - gamma.view(s) * (p - xp[i]))
-            if draw:
-                xp[i] = xp[i] + scale.view(s) * torch.stack(
-                    [torch.randn(p.shape[1:], generator=gen, dtype=dtype) for gen in gens])
-            if average == "exp":
-                mu[i] = (1 - alpha) * mu[i] + alpha * xp[i]
-            elif step >= burn_in:
-                mu[i] = mu[i] + xp[i] / (steps - burn_in)
+        grads = grad_fn(xp, step)
+        with torch.no_grad():
+            for p, a, g, m in zip(x, xp, grads, mu):
+                a.sub_(_view(eta_prime, a) * (g - _view(gamma, a) * (p - a)))
+                if draw:
+                    a.add_(noise_fn(a, scale))
+                if average == "exp":
+                    m.mul_(1 - _view(alpha, m)).add_(_view(alpha, m) * a)
+                elif step >= burn_in:
+                    m.add_(a / (steps - burn_in))
     return mu, xp
 
 
-def entropy_sgd_direction(x, grad_fn, *, gamma, eta_prime, eps, L, alpha, variant, outer_gamma, gens):
-    """The outer-loop descent direction of Algorithm 1 (the estimate of -grad F, times gamma or not).
+class EntropySGD(UpdateRule):
+    """Entropy-SGD (ICLR Algorithm 1) as a per-member update rule of spdl.engine.train.
 
-    paper: gamma (x - mu) if outer_gamma else (x - mu) (scoping). code: one minibatch gradient at x
-    first; with L = 0 the direction is that gradient (plain SGD), else x - mu (or gamma (x - mu)).
+    One update k: x', mu <- x; L SGLD steps (sgld_chain) on fresh minibatches of each member's stream;
+    then x <- x - lr (x - mu) (scoping, the paper's experiments) or x - lr gamma (x - mu)
+    (outer_gamma), with gamma = gamma0 (1 + gamma1)^k. variant "paper": step noise sqrt(eta') eps,
+    the first inner step on this update's minibatch, L = 0 does not move; "code" (the authors'
+    python/optim.py): step noise eps sqrt(2 eta'), first a gradient at x on this update's minibatch,
+    the inner steps on the following ones, and with L = 0 the update is that SGD step.
+    gamma0, gamma1, eta_prime, eps, alpha: float or one value per member. Gradients include weight
+    decay and norm penalty (ctx.loss_and_grad). No state: gamma follows from the update count.
     """
-    E, dtype = x[0].shape[0], x[0].dtype
-    g0 = grad_fn(x) if variant == "code" else None
-    if L == 0:
-        return g0 if g0 is not None else [torch.zeros_like(p) for p in x]
-    mu, _ = sgld_chain(x, grad_fn, gamma=gamma, eta_prime=eta_prime, eps=eps, steps=L, alpha=alpha,
-                       variant=variant, gens=gens)
-    g = _per_member(gamma, E, dtype)
-    return [(p - m) * (g.view(_shape(E, p)) if outer_gamma else 1.0) for p, m in zip(x, mu)]
+
+    def __init__(self, L, gamma0, gamma1=0.0, eta_prime=0.1, eps=1e-4, alpha=0.75, variant="paper",
+                 outer_gamma=False):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
+        if int(L) != L or L < 0:
+            raise ValueError(f"L must be a non-negative integer, got {L!r}")
+        self.L, self.variant, self.outer_gamma = int(L), variant, bool(outer_gamma)
+        self.gamma0, self.gamma1, self.eta_prime, self.eps, self.alpha = gamma0, gamma1, eta_prime, eps, alpha
+
+    @property
+    def grads_per_step(self) -> int:
+        """Minibatches one update consumes: L + 1 (code), max(L, 1) (paper)."""
+        return self.L + 1 if self.variant == "code" else max(self.L, 1)
+
+    def config(self):
+        return {"L": self.L, "gamma0": _listed(self.gamma0), "gamma1": _listed(self.gamma1),
+                "eta_prime": _listed(self.eta_prime), "eps": _listed(self.eps), "alpha": _listed(self.alpha),
+                "variant": self.variant, "outer_gamma": self.outer_gamma}
+
+    def init(self, ctx):
+        self.g0 = _per_member(self.gamma0, ctx.E, torch.float64)  # scoping in float64, then the params' dtype
+        self.g1 = _per_member(self.gamma1, ctx.E, torch.float64)
+        self.coef = {k: ctx.per_member(getattr(self, k), k) for k in ("eta_prime", "eps", "alpha")}
+        if not ((self.g0 > 0).all() and (self.g1 >= 0).all() and (self.coef["eta_prime"] > 0).all()
+                and (self.coef["eps"] >= 0).all() and ((self.coef["alpha"] > 0) & (self.coef["alpha"] <= 1)).all()):
+            raise ValueError(f"need gamma0 > 0, gamma1 >= 0, eta_prime > 0, eps >= 0, 0 < alpha <= 1: {self!r}")
+        self.state = {}
+
+    def update(self, ctx):
+        x = [p.detach() for p in ctx.params]  # the anchor; params change only at the end
+        if self.variant == "code":
+            losses, g = ctx.loss_and_grad()
+            if self.L == 0:
+                with torch.no_grad():
+                    for p, gi in zip(ctx.params, g):
+                        p.addcmul_(gi, ctx.member_view(ctx.lr, p), value=-1)
+                return losses
+        elif self.L == 0:
+            return ctx.losses()
+        gamma = (self.g0 * (1 + self.g1) ** ctx.step).to(ctx.device, ctx.dtype)
+        first = []
+
+        def grad_fn(xp, k):
+            if self.variant == "paper" and k == 0:  # x' = x on this update's batch: the loss before the update
+                loss, grads = ctx.loss_and_grad(xp, ctx.batch)
+                first.append(loss)
+                return grads
+            return ctx.loss_and_grad(xp, ctx.next_batch())[1]
+
+        mu, _ = sgld_chain(x, grad_fn, ctx.noise_like, gamma=gamma, steps=self.L, variant=self.variant,
+                           **self.coef)
+        with torch.no_grad():
+            for p, m in zip(ctx.params, mu):
+                d = p - m
+                if self.outer_gamma:
+                    d.mul_(ctx.member_view(gamma, p))
+                p.addcmul_(d, ctx.member_view(ctx.lr, p), value=-1)
+        return losses if self.variant == "code" else first[0]
 
 
-def grads_per_step(method, L, variant):
-    """Minibatch gradients one update consumes (effective epochs = epochs x this for Entropy-SGD)."""
-    if method != "entropy_sgd":
-        return 1
-    return L + 1 if variant == "code" else max(L, 1)
+class StepLR(UpdateRule):
+    """A rule whose learning rate drops by `factor` at each milestone: at update k its update sees
+    lr_e factor^(number of milestones <= k). milestones: update counts; state and config: the rule's."""
+
+    def __init__(self, rule: UpdateRule, milestones, factor):
+        self.rule, self.milestones, self.factor = rule, sorted(int(m) for m in milestones), float(factor)
+
+    def config(self):
+        return {"rule": f"{type(self.rule).__module__}.{type(self.rule).__qualname__}",
+                **{f"rule.{k}": v for k, v in self.rule.config().items()},
+                "milestones": self.milestones, "factor": self.factor}
+
+    def init(self, ctx):
+        self.rule.init(ctx)
+
+    def state_dict(self):
+        return self.rule.state_dict()
+
+    def load_state_dict(self, state):
+        self.rule.load_state_dict(state)
+
+    def update(self, ctx):
+        k = sum(ctx.step >= m for m in self.milestones)
+        if k == 0:
+            return self.rule.update(ctx)
+        base = ctx.lr
+        ctx.lr = base * self.factor ** k
+        try:
+            return self.rule.update(ctx)
+        finally:
+            ctx.lr = base
 
 
-# --------------------------------------------------------------------------- data and ensembles
+def grads_per_step(rule: UpdateRule) -> int:
+    """Minibatch gradients one update of the rule consumes (1 unless it says otherwise)."""
+    return getattr(getattr(rule, "rule", rule), "grads_per_step", 1)
+
+
+def make_rule(method, opts, per_epoch):
+    """The update rule of a method ("sgd", "adam" with opts beta1/beta2/eps, "entropy_sgd" with the
+    EntropySGD keys), its lr milestones (effective epochs, opts["lr_milestones"], "lr_factor")
+    turned into updates (updates_at)."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if method == "sgd":
+        rule = SGD()
+    elif method == "adam":
+        rule = Adam(opts["beta1"], opts["beta2"], opts["eps"])
+    else:
+        rule = EntropySGD(**{k: opts[k] for k in ESGD_KEYS if k in opts})
+    cost = grads_per_step(rule)
+    milestones = [updates_at(m, per_epoch, cost) for m in opts.get("lr_milestones", ())]
+    return StepLR(rule, milestones, opts["lr_factor"]) if milestones else rule
+
+
+def updates_at(epochs, per_epoch, cost):
+    """Updates after which `epochs` effective epochs (epochs x per_epoch minibatch gradients) are
+    complete: the first k with k cost >= epochs per_epoch."""
+    return -(-round(epochs * per_epoch) // cost)
+
+
+def matched_steps(epochs, per_epoch, cost, record_epochs=()):
+    """(updates, record steps) for `epochs` effective epochs at `cost` minibatch gradients per update
+    (the paper's epochs x L): round(epochs per_epoch) // cost updates; each record epoch at the first
+    update that completes it, capped at the last."""
+    steps = round(epochs * per_epoch) // cost
+    return steps, sorted({min(updates_at(e, per_epoch, cost), steps) for e in record_epochs})
+
+
+# --------------------------------------------------------------------------- data and metrics
 
 def downsample(x, side=28, factor=2):
     """(N, side^2) images -> (N, (side/factor)^2) by factor x factor average pooling."""
@@ -247,50 +388,6 @@ def load_data(path, factor=2, n_train=None, n_test=None):
     return out
 
 
-class BatchStream:
-    """Minibatch indices (E, B) with the engine's convention: member e reshuffles with its own
-    generator (seeded by seeds[e]) at every epoch and drops the last incomplete batch."""
-
-    def __init__(self, n, batch_size, seeds):
-        self.n, self.b = int(n), int(batch_size)
-        if not 0 < self.b <= self.n:
-            raise ValueError(f"batch_size must lie in [1, {n}], got {batch_size}")
-        self.gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
-        self.perms, self.pos = torch.empty(len(self.gens), self.n, dtype=torch.int64), self.n
-
-    def next(self):
-        if self.pos + self.b > self.n:
-            self.perms = torch.stack([torch.randperm(self.n, generator=g) for g in self.gens])
-            self.pos = 0
-        idx = self.perms[:, self.pos:self.pos + self.b]
-        self.pos += self.b
-        return idx
-
-    def state(self):
-        return {"perms": self.perms, "pos": self.pos, "gens": [g.get_state() for g in self.gens]}
-
-    def load(self, st):
-        self.perms, self.pos = st["perms"], st["pos"]
-        for g, s in zip(self.gens, st["gens"]):
-            g.set_state(s)
-
-
-def member_losses(arch, params, x, y):
-    """Mean cross-entropy of every member, (E,); x (B, d) shared or (E, B, d), y (B,) or (E, B)."""
-    out = forward(arch, params, x)
-    return F.cross_entropy(out.transpose(1, 2), y.expand(out.shape[:2]), reduction="none").mean(1)
-
-
-def minibatch_grad_fn(arch, X, Y, stream):
-    """grad_fn(params) -> stacked gradients of each member's loss on its next minibatch."""
-    def grad_fn(params):
-        idx = stream.next()
-        ps = [p.detach().requires_grad_(True) for p in params]
-        loss = member_losses(arch, ps, X[idx], Y[idx])
-        return list(torch.autograd.grad(loss.sum(), ps))
-    return grad_fn
-
-
 @torch.no_grad()
 def evaluate(arch, params, X, Y, chunk=2048):
     """(loss, error) of every member on (X, Y), float64 numpy (E,)."""
@@ -303,120 +400,23 @@ def evaluate(arch, params, X, Y, chunk=2048):
     return (loss / len(Y)).double().numpy(), (wrong / len(Y)).double().numpy()
 
 
-def _fingerprint(*objs, tensors=()):
-    h = hashlib.sha256(repr(objs).encode())
-    for t in tensors:
-        h.update(t.detach().contiguous().numpy().tobytes())
-    return h.hexdigest()
+def error_metrics(arch, data):
+    """metrics(params, step) for engine.train: training error, test loss and test error of every member
+    (the training loss is the engine's history["loss"])."""
+    def metrics(params, step):
+        _, train_err = evaluate(arch, params, data["x_train"], data["y_train"])
+        test_loss, test_err = evaluate(arch, params, data["x_test"], data["y_test"])
+        return {"train_err": train_err, "test_loss": test_loss, "test_err": test_err}
+    return metrics
 
 
-def train_ensemble(arch: MLP, params, data, *, method, epochs, batch_size, seeds, lr, lr_milestones=(),
-                   lr_factor=0.1, adam=None, esgd=None, record_epochs=(), keep_epochs=(), checkpoint=None,
-                   log=None):
-    """Train E members with one method for `epochs` effective epochs (minibatch gradients / batches
-    per epoch), so SGD, Adam and Entropy-SGD are compared at matched effective epochs.
-
-    method "sgd": x <- x - lr g; "adam": Adam (adam = {beta1, beta2, eps}); "entropy_sgd": Algorithm 1,
-    esgd = {L, gamma0, gamma1, eta_prime, eps, alpha, variant, outer_gamma} (gamma0, eta_prime, eps
-    float or per member). lr: float or per member, multiplied by lr_factor at each effective epoch in
-    lr_milestones. Records full train/test loss and error at record_epochs; keeps parameters at
-    keep_epochs. A member whose loss becomes non-finite is frozen as NaN and marked diverged.
-    checkpoint: path saved at every effective epoch, resumed when the run's fingerprint matches.
-    """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    X, Y, Xt, Yt = data["x_train"], data["y_train"], data["x_test"], data["y_test"]
-    E, dtype = params[0].shape[0], params[0].dtype
-    lr0 = _per_member(lr, E, dtype)
-    esgd = dict(esgd or {})
-    L = int(esgd.get("L", 0))
-    variant = esgd.get("variant", "paper")
-    cost = grads_per_step(method, L, variant)
-    per_epoch = len(Y) // batch_size
-    total = int(round(epochs * per_epoch))
-    n_steps = total // cost
-    record = sorted({int(e) for e in record_epochs} | {int(e) for e in keep_epochs})
-    keep = {int(e) for e in keep_epochs}
-    stream = BatchStream(len(Y), batch_size, seeds)
-    gens = noise_generators(seeds)
-    grad_fn = minibatch_grad_fn(arch, X, Y, stream)
-    x = [p.detach().clone() for p in params]
-    m = [torch.zeros_like(p) for p in x]
-    v = [torch.zeros_like(p) for p in x]
-    hist = {k: np.full((len(record), E), np.nan) for k in ("train_loss", "train_err", "test_loss", "test_err")}
-    kept = {}
-    done_epochs = np.full(len(record), np.nan)
-    diverged_step = np.full(E, -1)
-    step, done_records = 0, 0
-    fp = _fingerprint(arch, method, epochs, batch_size, list(seeds), lr0.tolist(), list(lr_milestones),
-                      lr_factor, adam, sorted(esgd.items()), record, sorted(keep), tensors=x) if checkpoint else None
-    if checkpoint and os.path.exists(checkpoint):
-        ck = torch.load(checkpoint, weights_only=False)
-        if ck["fingerprint"] == fp:
-            x, m, v, step, done_records = ck["x"], ck["m"], ck["v"], ck["step"], ck["done"]
-            hist, kept, diverged_step = ck["hist"], ck["kept"], ck["diverged_step"]
-            done_epochs = ck["done_epochs"]
-            stream.load(ck["stream"])
-            for g, s in zip(gens, ck["gens"]):
-                g.set_state(s)
-            print(f"resumed {checkpoint} at step {step}", file=log)
-
-    def record_now(epoch_idx):
-        tl, te = evaluate(arch, x, X, Y)
-        sl, se = evaluate(arch, x, Xt, Yt)
-        for k, val in (("train_loss", tl), ("train_err", te), ("test_loss", sl), ("test_err", se)):
-            val = val.copy()
-            val[diverged_step >= 0] = np.nan
-            hist[k][epoch_idx] = val
-        done_epochs[epoch_idx] = epoch_of(step)
-        if record[epoch_idx] in keep:
-            kept[record[epoch_idx]] = [p.clone() for p in x]
-
-    def epoch_of(s):  # effective epochs completed after s updates
-        return s * cost / per_epoch
-
-    while True:
-        while done_records < len(record) and (epoch_of(step) >= record[done_records] or step == n_steps):
-            record_now(done_records)
-            done_records += 1
-        if step == n_steps:
-            break
-        ep = epoch_of(step)
-        lr_now = lr0 * lr_factor ** sum(ep >= mstone for mstone in lr_milestones)
-        if method == "entropy_sgd":
-            gamma = _per_member(esgd["gamma0"], E, dtype) * (1 + esgd.get("gamma1", 0.0)) ** step
-            d = entropy_sgd_direction(x, grad_fn, gamma=gamma, eta_prime=esgd["eta_prime"], eps=esgd["eps"], L=L,
-                                      alpha=esgd["alpha"], variant=variant,
-                                      outer_gamma=esgd.get("outer_gamma", False), gens=gens)
-        else:
-            d = grad_fn(x)
-            if method == "adam":
-                b1, b2, ae = adam["beta1"], adam["beta2"], adam["eps"]
-                t = step + 1
-                for i, g in enumerate(d):
-                    m[i] = b1 * m[i] + (1 - b1) * g
-                    v[i] = b2 * v[i] + (1 - b2) * g * g
-                    d[i] = (m[i] / (1 - b1**t)) / ((v[i] / (1 - b2**t)).sqrt() + ae)
-        x = [p - lr_now.view(_shape(E, p)) * g for p, g in zip(x, d)]
-        step += 1
-        bad = ~torch.stack([p.flatten(1).isfinite().all(1) for p in x]).all(0).numpy()
-        new = bad & (diverged_step < 0)
-        if new.any():
-            diverged_step[new] = step
-            for p in x:
-                p[torch.as_tensor(new)] = float("nan")
-        if checkpoint and int(epoch_of(step)) > int(epoch_of(step - 1)) and step < n_steps:
-            with atomic_path(checkpoint) as tmp:
-                torch.save({"fingerprint": fp, "x": x, "m": m, "v": v, "step": step, "done": done_records,
-                            "hist": hist, "kept": kept, "done_epochs": done_epochs, "diverged_step": diverged_step, "stream": stream.state(),
-                            "gens": [g.get_state() for g in gens]}, tmp)
-            print(f"{method}: effective epoch {epoch_of(step):.2f}, step {step}/{n_steps}", file=log, flush=True)
-    if checkpoint and os.path.exists(checkpoint):
-        os.remove(checkpoint)
-    return {"params": x, "epochs": np.array(record, dtype=np.float64), "epochs_done": done_epochs,
-            "history": hist, "kept": kept,
-            "diverged": diverged_step >= 0, "diverged_step": diverged_step, "steps": n_steps,
-            "grads_per_step": cost}
+def quadratic_problem(A):
+    """(arch, X, Y): a linear network whose full-batch "mse" loss is f(x) = 1/2 x^T A x, x its (1, d)
+    weight row: X = sqrt(d) A^(1/2) (d samples), Y = 0, float64 (engine rules on the quadratic)."""
+    A = torch.as_tensor(A, dtype=torch.float64)
+    a, Q = torch.linalg.eigh(A)
+    X = math.sqrt(len(A)) * (Q * a.clamp_min(0).sqrt()) @ Q.T
+    return MLP((len(A), 1), "linear", bias=False), X, torch.zeros(len(A), dtype=torch.float64)
 
 
 # --------------------------------------------------------------------------- Hessian helpers

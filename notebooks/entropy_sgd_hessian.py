@@ -22,8 +22,9 @@
 # **Theory** (`spdl.studies.entropy_sgd_hessian`): local entropy by quadrature; the viscous
 # Hamilton-Jacobi equation and its Cole-Hopf solution; quadratic closed forms
 # $\langle x'\rangle = x-(A+\gamma I)^{-1}Ax$, $\nabla^2(-F)=\gamma A(A+\gamma I)^{-1}$.
-# **Simulation**: ReLU MLPs trained by SGD, Adam and Entropy-SGD (ensembles over seeds), exact
-# Hessians by double backprop (`spdl.hessian`), stochastic Lanczos quadrature, SGLD chains.
+# **Simulation**: ReLU MLPs trained by SGD, Adam and Entropy-SGD (ensembles over seeds, all three
+# update rules of the engine `spdl.engine.train`, each member with its own minibatch and noise stream),
+# exact Hessians by double backprop (`spdl.hessian`), stochastic Lanczos quadrature, SGLD chains.
 #
 # Our choices where the paper is silent or differs: MNIST is the embedded 5k subset, average-pooled
 # to 14x14 for the small networks; the cartoon landscape is a deterministic two-well function with

@@ -228,6 +228,21 @@ def test_interrupted_run_resumes_bitwise(tmp_path, make_rule):
     np.testing.assert_array_equal(ref.history["loss"], out.history["loss"])
 
 
+def test_snapshot_is_the_run_stopped_there():
+    """The spectrum rule's snapshots: a run of k updates is the longer run after k updates (bitwise)."""
+    arch, data = _toy()
+    X, Y, p = data["x_train"], data["y_train"], init_params(arch, [0, 1])
+    seen = {}
+
+    def keep(params, step):
+        seen[step] = [q.clone() for q in params]
+        return {}
+
+    train(arch, p, X, Y, steps=14, lr=1e-2, seeds=[0, 1], update=Adam(), record_at=[7, 14], metrics=keep, **KW)
+    short = train(arch, p, X, Y, steps=7, lr=1e-2, seeds=[0, 1], update=Adam(), **KW)
+    assert all(torch.equal(a, b) for a, b in zip(seen[7], short.params))
+
+
 def test_divergence_is_recorded_not_raised():
     arch, data = _toy()
     r = train(arch, init_params(arch, [0, 1]), data["x_train"], data["y_train"], steps=6, lr=[0.1, 1e30], seeds=[0, 1],

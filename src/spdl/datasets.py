@@ -19,6 +19,7 @@ that the Snakefile can import the name lists cheaply.
 from __future__ import annotations
 
 import hashlib
+import json
 from importlib.metadata import version
 from pathlib import Path
 
@@ -34,7 +35,7 @@ ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
 N_CLASSES = 10  # every classification set here has the ten digit / CIFAR classes
 
 __all__ = ["DatasetError", "EMBEDDED", "LOCAL", "NAMES", "prepare", "load", "array_sha256",
-           "stratified_split", "teacher_student", "teacher_forward"]
+           "stratified_split", "teacher_student", "teacher_forward", "class_counts"]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -221,6 +222,34 @@ def prepare(name: str, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
         manifest["value_range"] = [float(min(arrays["x_train"].min(), arrays["x_test"].min())),
                                    float(max(arrays["x_train"].max(), arrays["x_test"].max()))]
     return arrays, manifest
+
+
+# full MNIST (the four published IDX files): images per class, digits 0..9
+MNIST_CLASS_COUNTS = {"train": [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949],
+                      "test": [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]}
+
+
+def class_counts(name: str, data_cfg: dict, manifest_dir=None) -> dict[str, list[int]] | None:
+    """Images per class, ``{"train": [...], "test": [...]}``, of a classification set before it is loaded.
+
+    For parse-time checks of the studies (batch sizes, samples per class): the manifest
+    ``<manifest_dir>/<name>.json`` when it exists, else from the config (``mnist5k``: 500 per class
+    split by ``test_fraction``) or the published sizes (``mnist``). None when unknown. A manifest
+    written under another config of the set (the data rule will rerun) is ignored.
+    """
+    if manifest_dir is not None:
+        try:
+            manifest = json.loads((Path(manifest_dir) / f"{name}.json").read_text())
+            if manifest["config"] == data_cfg.get(name):
+                return {s: [int(n) for n in manifest["class_counts"][s]] for s in ("train", "test")}
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no (readable) manifest yet: the data rule has not run
+    if name == "mnist5k":
+        n_test = int(round(data_cfg["mnist5k"]["test_fraction"] * 500))  # as stratified_split
+        return {"train": [500 - n_test] * N_CLASSES, "test": [n_test] * N_CLASSES}
+    if name == "mnist":
+        return {s: list(v) for s, v in MNIST_CLASS_COUNTS.items()}
+    return None
 
 
 def load(path) -> dict[str, np.ndarray]:

@@ -3,6 +3,7 @@
 # shares them, x seeds, in one ensemble -> results/activity_weight_duality/job_<job>.npz (trained to
 # the fit criterion, then analysed); the SSGD/DPSGD comparison; notebooks/activity_weight_duality.py.
 from spdl.studies import activity_weight_duality_sweeps as _awd
+from spdl.studies.activity_weight_duality_checks import check_config as awd_checks
 
 AWD_FIGURES = [
     "fig1_duality_exactness",
@@ -31,8 +32,8 @@ register_study(
     ),
     # the notebook reads no config: settings, sweeps, seeds and stop rule come from the results files
     params={},
-    checks=lambda c: ["activity_weight_duality.multilearner.batch_size must be a multiple of learners"]
-    * bool(c["multilearner"]["batch_size"] % c["multilearner"]["learners"]),
+    # cross-field and data-size checks (every setting's batch vs its training set, samples per class), before any job
+    checks=lambda c: awd_checks(c, config["data"], "results/data"),
 )
 
 

@@ -1,6 +1,7 @@
 # Deep linear networks: generalization dynamics and transfer
 # (Lampinen & Ganguli, ICLR 2019; Saxe, McClelland & Ganguli, ICLR 2014).
 # Simulations -> results/deep_linear/*.npz -> notebooks/deep_linear.py -> figures + claims.
+from spdl.studies.deep_linear_checks import check_config as deep_linear_checks
 
 DEEP_LINEAR_FIGURES = [
     "fig1_mode_dynamics",
@@ -26,6 +27,7 @@ register_study(
     ),
     # what only the notebook reads; every other fact comes from the results files
     params={"modes": {"wave_times": DL["modes"]["wave_times"]}, "optimum": DL["optimum"]},
+    checks=deep_linear_checks,
 )
 
 

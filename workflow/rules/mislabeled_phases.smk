@@ -1,6 +1,7 @@
 # Phases of SGD learning with mislabeled data (Feng & Tu, MLST 2021).
 # One ensemble per rho (seeds x weight decays) -> results/mislabeled_phases/sweep_rho*.npz;
 # cleaning retrains on the phase-II-cleaned sets; notebooks/mislabeled_phases.py draws and checks.
+from spdl.studies.mislabeled_phases_checks import check_config as mislabeled_phases_checks
 
 MISLABELED_FIGURES = [
     "fig1_learning_curves",
@@ -27,6 +28,8 @@ register_study(
     ),
     # what only the notebook reads; every other fact comes from the results files
     params={"curves_rho": MP["curves_rho"]},
+    # cross-field and data-size checks (batch vs training set, rho list, curves_rho), before any job
+    checks=lambda c: mislabeled_phases_checks(c, config["data"], "results/data"),
 )
 
 

@@ -2,6 +2,7 @@
 # pretrain_b{batch} (lr x seeds into the exploration phase) -> window_b{batch} (weights every step,
 # PCA, flatness); langevin = GD + isotropic noise control; valley = the PRL toy model;
 # notebooks/sgd_noise_flatness.py draws and checks.
+from spdl.studies.sgd_noise_flatness_checks import check_config as sgd_noise_flatness_checks
 
 SNF_FIGURES = [
     "fig1_learning_curve",
@@ -33,6 +34,8 @@ register_study(
     ),
     # what only the notebook reads; every other fact (settings, sizes, valley runs) comes from the results files
     params={"fit_pcs": SNF_CFG["fit_pcs"]},
+    # cross-field and data-size checks (layer index, PCs, batch vs training set), before any job
+    checks=lambda c: sgd_noise_flatness_checks(c, config["data"], "results/data"),
 )
 
 

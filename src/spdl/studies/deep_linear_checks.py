@@ -1,0 +1,85 @@
+"""Parse-time checks of config["deep_linear"] that the JSON schema cannot express (no torch, no scipy).
+
+Run by ``register_study(..., checks=check_config)`` before any job: one message per problem, each
+starting with the offending key and naming the limit.
+"""
+
+from __future__ import annotations
+
+S = "deep_linear"
+MIN_STEPS = 10  # fewer GD steps than this cannot resolve a learning curve
+
+
+def _grid(msgs, key, spec):
+    if not spec["min"] < spec["max"]:
+        msgs.append(f"{S}.{key}.max: {spec['max']} must exceed min={spec['min']} (a grid from min to max)")
+
+
+def _steps(msgs, key, t_max, lr):
+    steps = int(round(t_max / lr))
+    if steps < MIN_STEPS:
+        msgs.append(f"{S}.{key}.t_max: t_max/lr = {t_max}/{lr} gives {steps} GD steps, need at least {MIN_STEPS}")
+
+
+def check_config(section: dict) -> list[str]:
+    """Cross-field checks of ``config["deep_linear"]``; every message starts with the key."""
+    msgs: list[str] = []
+    modes = section["modes"]
+    _grid(msgs, "modes.wave_shat", modes["wave_shat"])
+    _steps(msgs, "modes", modes["t_max"], modes["lr"])
+    if max(modes["wave_times"]) > modes["t_max"]:
+        msgs.append(f"{S}.modes.wave_times: {max(modes['wave_times'])} exceeds t_max={modes['t_max']} "
+                    "(the wave of learning is read off the simulated curves)")
+
+    sp = section["spectrum"]
+    _grid(msgs, "spectrum.sbar", sp["sbar"])
+    ex = sp["example"]
+    n3_ex = int(round(ex["aspect"] * ex["n1"]))
+    if len(ex["sbar"]) > min(ex["n1"], n3_ex):
+        msgs.append(f"{S}.spectrum.example.sbar: {len(ex['sbar'])} teacher modes exceed min(n1, aspect n1) = "
+                    f"{min(ex['n1'], n3_ex)}")
+    for a in sp["aspects"]:
+        if int(round(a * sp["n1"])) < 1:
+            msgs.append(f"{S}.spectrum.aspects: aspect {a} x n1={sp['n1']} gives no output dimension (need >= 1)")
+
+    dyn = section["dynamics"]
+    hidden = [d["hidden_layers"] for d in dyn["depths"]]
+    for h in sorted({h for h in hidden if hidden.count(h) > 1}):
+        msgs.append(f"{S}.dynamics.depths: hidden_layers {h} appears {hidden.count(h)} times "
+                    "(one entry per depth; each names one results file)")
+    if 1 not in hidden:
+        msgs.append(f"{S}.dynamics.depths: needs the entry with hidden_layers 1 (Figs. 3 and 7), has {hidden}")
+    if len(set(hidden)) > 2:
+        msgs.append(f"{S}.dynamics.depths: at most 2 depths (Fig. 3: 1 hidden layer, Fig. 4: one deeper), "
+                    f"has {sorted(set(hidden))}")
+    rank = len(dyn["rank3_profile"])
+    if min(dyn["n1"], dyn["n3"]) < rank:
+        msgs.append(f"{S}.dynamics.n3: min(n1, n3) = {min(dyn['n1'], dyn['n3'])} is below the rank-{rank} "
+                    "teacher's rank")
+    for i, d in enumerate(dyn["depths"]):
+        _steps(msgs, f"dynamics.depths.{i}", d["t_max"], d["lr"])
+        key = f"dynamics.depths.{i}.seeds" if "seeds" in d else "dynamics.seeds"
+        n_seeds = d.get("seeds", dyn["seeds"])
+        if n_seeds < 2 and f"{S}.{key}:" not in "".join(msgs):
+            msgs.append(f"{S}.{key}: {n_seeds} seed(s); the paired TA/random comparison needs a standard error "
+                        "(>= 2)")
+
+    tr = section["transfer"]
+    _steps(msgs, "transfer", tr["t_max"], tr["lr"])
+    if tr["n1"] < 2:
+        msgs.append(f"{S}.transfer.n1: {tr['n1']} inputs cannot hold two input directions at alignment q < 1 "
+                    "(need >= 2)")
+    for q in (0.0, 1.0):
+        if not any(abs(x - q) < 1e-9 for x in tr["q"]):
+            msgs.append(f"{S}.transfer.q: must contain {q:g} (the claims compare q = 0 and q = 1), has {tr['q']}")
+    if len(set(tr["sbar_a"])) < 3:
+        msgs.append(f"{S}.transfer.sbar_a: needs 3 distinct task-A strengths (weak, mid, strong), "
+                    f"has {tr['sbar_a']}")
+
+    vp = section["varying_p"]
+    _steps(msgs, "varying_p", vp["t_max"], vp["lr"])
+    if vp["seeds"] < 2:
+        msgs.append(f"{S}.varying_p.seeds: {vp['seeds']} (the collapse test needs a seed variance: >= 2)")
+
+    _grid(msgs, "optimum.snr", section["optimum"]["snr"])
+    return msgs

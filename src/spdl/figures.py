@@ -1,7 +1,12 @@
-"""Figure export: every figure is saved as PNG and PDF next to the tidy CSV of the data it shows."""
+"""Figure export: every figure is saved as PNG and PDF next to the tidy CSV of the data it shows.
+
+In a notebook (an IPython kernel) the saved PNG is also shown inline, whatever matplotlib
+backend the kernel runs, and the figure is closed so that it is not drawn a second time.
+"""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,8 +23,15 @@ def use_style() -> None:
                          "axes.spines.top": False, "axes.spines.right": False})
 
 
+class FigurePath(type(Path())):
+    """The PNG path ``save_figure`` returns: a ``Path`` that a notebook does not echo as the cell's result."""
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 def save_figure(fig, data: pd.DataFrame, outdir, name: str) -> Path:
-    """Write ``outdir/name.{png,pdf,csv}`` atomically; return the PNG path."""
+    """Write ``outdir/name.{png,pdf,csv}`` atomically, show the PNG when run in a notebook; return the PNG path."""
     outdir = Path(outdir)
     if data.empty:
         raise ValueError(f"figure {name!r}: the data behind it is empty")
@@ -28,4 +40,31 @@ def save_figure(fig, data: pd.DataFrame, outdir, name: str) -> Path:
             fig.savefig(tmp, format=ext)
     with atomic_path(outdir / f"{name}.csv") as tmp:
         data.to_csv(tmp, index=False)
-    return outdir / f"{name}.png"
+    png = FigurePath(outdir / f"{name}.png")
+    if _in_kernel():
+        show_png(png.read_bytes(), scale=fig.dpi / _savefig_dpi(fig))
+        plt.close(fig)
+    return png
+
+
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel (papermill, JupyterLab), False in scripts and plain IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def _savefig_dpi(fig) -> float:
+    dpi = plt.rcParams["savefig.dpi"]
+    return fig.dpi if dpi == "figure" else float(dpi)
+
+
+def show_png(png: bytes, scale: float = 1.0) -> None:
+    """Display PNG bytes in the notebook, ``scale`` times their pixel width (the figure's on-screen size)."""
+    from IPython.display import Image, display
+
+    width = struct.unpack(">I", png[16:20])[0] if png[:8] == b"\x89PNG\r\n\x1a\n" else None
+    display(Image(data=png, format="png", width=round(width * scale) if width else None))

@@ -202,8 +202,12 @@ def write_scorecard(claims: list[dict], md_path, json_path) -> None:
     summary = {s: {st: sum(c["study"] == s and c["status"] == st for c in claims) for st in STATUSES}
                | {"total": sum(c["study"] == s for c in claims)} for s in studies}
     n_pass = sum(c["status"] == "pass" for c in claims)
-    write_json(json_path, {"passed": n_pass, "total": len(claims), "studies": summary, "claims": claims})
-    lines = ["# Claims scorecard", "", f"**{n_pass} / {len(claims)} claims pass.**", "",
+    scale = ", ".join(sorted({c["scale"] for c in claims}))
+    env = environment()
+    write_json(json_path, {"passed": n_pass, "total": len(claims), "scale": scale, "environment": env,
+                           "studies": summary, "claims": claims})
+    lines = ["# Claims scorecard", "", f"**{n_pass} / {len(claims)} claims pass** (scale: {scale}).", "",
+             "Run with " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".", "",
              "| study | passed | failed | failed: diverged | failed: missing | total |", "|---|---|---|---|---|---|"]
     lines += [f"| {s} | {v['pass']} | {v['fail']} | {v['diverged']} | {v['missing']} | {v['total']} |"
               for s, v in summary.items()]

@@ -23,7 +23,8 @@ DECLARED = {"study": "toy", "claims": [
      "band": [0.0, 2.0], "reason": "a toy band for the test"},
     {"id": "large", "figure": "fig1_a", "statement": "above <one>", "paper_value": "> 1",
      "band": [1.0, None], "reason": "a toy band for the test"}]}
-BENCH = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n{}\t0:00:05\t{}\t1\t1\t1\t0\t0\t50\t{}\n"
+BENCH = ("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+         "{}\t0:00:05\t{}\t1\t1\t1\t0\t0\t50\t{}\n")
 
 
 def test_rule_and_study_of_a_benchmark_file():

@@ -55,7 +55,11 @@ def status_mark(status: str) -> Markup:
 
 
 def environment_line(env: dict) -> str:
-    return ", ".join(f"{k} {v}" for k, v in env.items())
+    """``python 3.11.7, torch 2.13.0, ...``: python first, then the packages in the order spdl.provenance lists them."""
+    from .provenance import KEY_PACKAGES
+
+    order = {name: i for i, name in enumerate(("python", *KEY_PACKAGES))}
+    return ", ".join(f"{k} {env[k]}" for k in sorted(env, key=lambda k: (order.get(k, len(order)), k)))
 
 
 # ---------------------------------------------------------------- scorecard

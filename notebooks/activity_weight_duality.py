@@ -16,9 +16,9 @@
 #
 # Y. Feng, W. Zhang & Y. Tu, *Activity-weight duality in feed-forward neural networks reveals two
 # co-determinants for generalization*, Nat. Mach. Intell. 5, 908 (2023); the authors' demo
-# (GitHub `YuFengDuke/A-W-Duality-Project`). Spec: `/work/shared/papers/activity_weight_duality.md`.
+# (GitHub `YuFengDuke/A-W-Duality-Project`), arXiv:2203.10736.
 # The networks are trained and analysed in the rules `activity_weight_duality_*`
-# (`spdl.activity_weight_duality`); this notebook only loads, plots and checks claims.
+# (`spdl.studies.activity_weight_duality`); this notebook only loads, plots and checks claims.
 #
 # **Setup** (the demo's, [design] where marked): 784-H-H-10 ReLU network without biases,
 # nn.Linear's default init times $s$, SGD (lr 0.1, batch 25) on the cross-entropy until the
@@ -49,7 +49,7 @@ figdir = "results/figures/activity_weight_duality"
 claims_path = "results/claims/activity_weight_duality.json"
 declarations = "workflow/claims/activity_weight_duality.yaml"
 scale = "default"
-cfg = {}
+cfg = {}  # this notebook reads no config: every fact comes from the results files
 
 # %%
 import matplotlib.pyplot as plt
@@ -76,12 +76,27 @@ runs = pd.concat([pd.DataFrame({"setting": d["setting"], "seed": d["seed"], "job
                                 **{k: d[k] for k in SCALARS}}) for j, d in jobs.items()], ignore_index=True)
 vectors = {k: np.concatenate([d[k] for d in jobs.values()]) for k in ("eig", "sigma_g", "sigma_w", "c", "mean_term",
                                                                        "sigma_term")}
-settings = {s["name"]: s for s in awd.settings(cfg)}
-base = awd.setting_name(cfg["base"])
+# every job records its members' settings: hyperparameters, the base flag and the position in each sweep (-1: not in it)
+settings = {}
+for d in jobs.values():
+    for e, name in enumerate(d["setting"].tolist()):
+        settings.setdefault(name, dict({hp: d[f"hp_{hp}"][e].item() for hp in awd.HYPERPARAMETERS}, name=name,
+                                       base=bool(d["is_base"][e]),
+                                       sweeps={hp: int(d[f"sweep_{hp}"][e]) for hp in awd.HYPERPARAMETERS
+                                               if d[f"sweep_{hp}"][e] >= 0}))
+base = next((name for name, s in settings.items() if s["base"]), None)
+
+
+def sweep_members(hp):
+    """Setting names of the sweep over hyperparameter hp, in the order of its values."""
+    return sorted((name for name, s in settings.items() if hp in s["sweeps"]), key=lambda n: settings[n]["sweeps"][hp])
+
+
+job0 = next(iter(jobs.values()))
 ok = ~runs.diverged.to_numpy()
-print(f"scale {scale}: {len(settings)} settings x {cfg['seeds']} seeds = {len(runs)} networks; "
+print(f"scale {scale}: {len(settings)} settings x {int(job0['seeds'])} seeds = {len(runs)} networks; "
       f"{int(runs.diverged.sum())} diverged, {int((~runs.fitted & ~runs.diverged).sum())} stopped at the epoch cap "
-      f"({cfg['stop']['max_epochs']}) before the fit criterion")
+      f"({int(job0['stop_max_epochs'])}) before the fit criterion")
 runs.groupby("setting")[["epochs", "final_loss", "test_acc", "gap", "estimate"]].mean().round(4)
 
 # %% [markdown]
@@ -111,6 +126,7 @@ ax.set(xscale="log", xlabel=r"$|l(x', W) - l(x, W + \delta W)|$ (zeros at $10^{-
 ax.legend(frameon=False)
 save_figure(fig, pd.DataFrame({"abs_err": abs_err, "rel_err": rel_err}), figdir, "fig1_duality_exactness")
 claims.check("duality_exact", abs_err.max())
+claims.table("fig1_duality_exactness")
 
 # %% [markdown]
 # ## Fig. 2 — $\sigma_{g,n}$ follows the sharpness $\lambda_n$
@@ -148,6 +164,7 @@ ax.loglog(dirs.eig[keep], dirs.sigma_g[keep], ".", ms=3)
 ax.set(xlabel=r"$\lambda_n$", ylabel=r"$\sigma_{g,n}$", title=f"median Spearman over networks {np.median(rho_s):.2f}")
 save_figure(fig, dirs, figdir, "fig2_sharpness")
 claims.check("sigma_g_tracks_sharpness", np.median(rho_s))
+claims.table("fig2_sharpness")
 
 # %% [markdown]
 # ## Fig. 3 — the size factor $\sigma_{w,n}$
@@ -159,7 +176,7 @@ claims.check("sigma_g_tracks_sharpness", np.median(rho_s))
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
 data = []
 for hp, ls in (("init_scale", "-"), ("norm_penalty", "--")):
-    names = awd.sweep_members(cfg, hp)
+    names = sweep_members(hp)
     for i, name in enumerate(names):
         d = direction_rows(((runs.setting == name).to_numpy() & ok), keys=("sigma_w",))
         cum = np.cumsum(d.sigma_w ** 2)
@@ -197,6 +214,7 @@ flat = np.nanmedian(vectors["c"][ok, :10].mean(1) / vectors["c"][ok, 10:100].mea
 claims.check("c_n_roughly_flat", flat)
 means = np.median(np.abs(runs.mean_part[ok]) / np.abs(runs.sigma_part[ok]))
 claims.check("means_negligible", means)
+claims.table("fig4_correlation")
 
 # %% [markdown]
 # ## Fig. 5 — the estimate tracks the generalization gap
@@ -213,7 +231,7 @@ claims.check("means_negligible", means)
 # %%
 sweep_of = {}
 for hp in awd.HYPERPARAMETERS:
-    for name in awd.sweep_members(cfg, hp):
+    for name in sweep_members(hp):
         sweep_of.setdefault(name, hp if name != base else "base")
 runs["sweep"] = runs.setting.map(sweep_of)
 means_by_setting = runs[ok].groupby("setting")[["gap", "estimate"]].mean()
@@ -232,6 +250,7 @@ ax.legend(frameon=False, fontsize=7)
 save_figure(fig, runs[ok][["setting", "seed", "sweep", "gap", "estimate"]], figdir, "fig5_gap_estimate")
 claims.check("estimate_tracks_gap_correlation", r_corr)
 claims.check("estimate_tracks_gap_ratio", ratio)
+claims.table("fig5_gap_estimate")
 
 # %% [markdown]
 # ## Fig. 6 — gap, sharp part and flat part against each hyperparameter
@@ -247,7 +266,7 @@ runs["flat_part"] = runs.sigma_part - runs.sharp_part
 fig, axes = plt.subplots(2, 4, figsize=(15, 7))
 data = []
 for ax, hp in zip(axes.flat, awd.HYPERPARAMETERS):
-    names = awd.sweep_members(cfg, hp)
+    names = sweep_members(hp)
     x = np.array([settings[nm][hp] for nm in names], dtype=float)
     for key, label in (("sigma_part", r"$\Delta L$"), ("sharp_part", "sharp"), ("flat_part", "flat")):
         vals = [runs[ok & (runs.setting == nm).to_numpy()][key] for nm in names]
@@ -268,7 +287,7 @@ save_figure(fig, pd.DataFrame(data), figdir, "fig6_hyperparameters")
 
 def paired(hp, key):
     """Per seed, key at the last value of sweep hp and at the first (aligned on seed)."""
-    names = awd.sweep_members(cfg, hp)
+    names = sweep_members(hp)
     first = runs[ok & (runs.setting == names[0]).to_numpy()].set_index("seed")[key]
     last = runs[ok & (runs.setting == names[-1]).to_numpy()].set_index("seed")[key]
     both = first.index.intersection(last.index)
@@ -279,6 +298,7 @@ sharp_share = np.median(runs.sharp_part[ok] / runs.sigma_part[ok])
 claims.check("sharp_directions_dominate", sharp_share)
 lo, hi = paired("batch_size", "gap")
 claims.check("larger_batch_larger_gap", np.mean(hi / lo))
+claims.table("fig6_hyperparameters")
 
 # %% [markdown]
 # ## Fig. 7 — which factor each hyperparameter moves
@@ -307,8 +327,8 @@ for i, (key, label) in enumerate((("sigma_g_total", r"$\sigma_g$ (sharpness)"), 
                                   ("sigma_part", r"$\Delta L$"))):
     ax.bar(xs + (i - 1) * 0.27, factors[key], width=0.27, label=label)
 ax.axhline(0, color="k", lw=0.6)
-ax.set_xticks(xs, [f"{SHORT[h]}\n{cfg['sweeps'][h][0]:g} → {cfg['sweeps'][h][-1]:g}" for h in factors.index],
-              fontsize=8)
+ax.set_xticks(xs, [f"{SHORT[h]}\n{settings[sweep_members(h)[0]][h]:g} → {settings[sweep_members(h)[-1]][h]:g}"
+                  for h in factors.index], fontsize=8)
 ax.set(ylabel=r"$\ln$(last / first), mean over seeds")
 ax.legend(frameon=False)
 save_figure(fig, factors.reset_index(), figdir, "fig7_factors")
@@ -318,6 +338,7 @@ for hp in ("batch_size", "lr"):
 for hp in ("norm_penalty", "init_scale"):
     claims.check(f"{hp}_acts_through_size", abs(factors.sigma_w_total[hp]) / abs(factors.sigma_g_total[hp]))
 claims.check("larger_batch_sharper", factors.sigma_g_total["batch_size"])
+claims.table("fig7_factors")
 
 # %% [markdown]
 # ## Fig. 8 — decentralized learners find flatter solutions
@@ -332,6 +353,8 @@ claims.check("larger_batch_sharper", factors.sigma_g_total["batch_size"])
 # %%
 mdf = pd.DataFrame({k: multi[k] for k in ("method", "seed", "epochs", "fitted", "gap", "sigma_g_total",
                                           "sigma_w_total", "test_acc", "learner_spread", "diverged")})
+print(f"{int(multi['learners'])} learners x batch {int(multi['batch_size']) // int(multi['learners'])}, "
+      f"lr {float(multi['lr']):g}, N = {int(multi['n_train'])}")
 print(mdf.round(4))
 piv = mdf[~mdf.diverged].pivot(index="seed", columns="method")
 ratios = {key: float(np.mean(piv[key]["DPSGD"] / piv[key]["SSGD"])) for key in ("sigma_g_total", "sigma_w_total", "gap")}
@@ -346,7 +369,8 @@ save_figure(fig, mdf, figdir, "fig8_multilearner")
 claims.check("dpsgd_flatter", ratios["sigma_g_total"])
 claims.check("dpsgd_similar_size", ratios["sigma_w_total"])
 claims.check("dpsgd_smaller_gap", ratios["gap"])
+claims.table("fig8_multilearner")
 
 # %%
 claims.write(claims_path)
-pd.DataFrame([c.__dict__ for c in claims.claims])[["id", "measured", "tolerance", "passed"]]
+print(f"{sum(c.passed for c in claims.claims)} / {len(claims.claims)} claims pass")

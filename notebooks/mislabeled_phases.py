@@ -15,10 +15,10 @@
 # # Phases of learning dynamics with mislabeled data
 #
 # Y. Feng & Y. Tu, *Phases of learning dynamics in artificial neural networks in the absence
-# or presence of mislabeled data*, Mach. Learn.: Sci. Technol. 2, 043001 (2021). Spec:
-# `/work/shared/papers/mislabeled_phases.md`. The networks are trained in the rules
+# or presence of mislabeled data*, Mach. Learn.: Sci. Technol. 2, 043001 (2021),
+# arXiv:2101.06509. The networks are trained in the rules
 # `mislabeled_phases_*` (one ensemble per $\rho$: seeds $\times$ weight decays); this notebook only
-# loads, detects phases with the rules of `spdl.mislabeled_phases`, plots and checks claims.
+# loads, detects phases with the rules of `spdl.studies.mislabeled_phases`, plots and checks claims.
 #
 # Setup (the group's conventions where known, [design] otherwise): MNIST pixels in [0, 1];
 # 784-H-H-10 ReLU network without biases; cross-entropy; plain SGD, lr 0.1, batch 50. The

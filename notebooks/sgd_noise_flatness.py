@@ -17,9 +17,9 @@
 # Part 1: Y. Feng & Y. Tu, *The inverse variance-flatness relation in stochastic gradient descent
 # is critical for finding flat minima*, PNAS 118, e2015617118 (2021). Part 2: N. Yang, C. Tang &
 # Y. Tu, *Stochastic gradient descent introduces an effective landscape-dependent regularization
-# favoring flat solutions*, PRL 130, 237101 (2023). Spec: `/work/shared/papers/sgd_noise_flatness.md`.
+# favoring flat solutions*, PRL 130, 237101 (2023), arXiv:2206.01246 (PNAS: arXiv:2001.01678).
 # All training and simulation happen in the rules `sgd_noise_flatness_*`; this notebook loads,
-# plots and checks claims. Library: `spdl.sgd_noise_flatness`.
+# plots and checks claims. Library: `spdl.studies.sgd_noise_flatness`.
 #
 # **Setup of part 1** ([code] = the authors' demo, [design] = our choice where the papers are silent):
 # 784-H-H-10 ReLU MLP without biases, cross-entropy, plain SGD [code]. Training runs a fixed number
@@ -45,7 +45,7 @@ figdir = "results/figures/sgd_noise_flatness"
 claims_path = "results/claims/sgd_noise_flatness.json"
 declarations = "workflow/claims/sgd_noise_flatness.yaml"
 scale = "default"
-cfg = {}
+cfg = {}  # the keys only this notebook reads: fit_pcs
 
 # %%
 import matplotlib.pyplot as plt
@@ -60,16 +60,20 @@ from spdl.io import load_npz
 
 use_style()
 claims = ClaimBook.declared("sgd_noise_flatness", scale, declarations)
-BATCHES = [int(b) for b in cfg["batch_size"]]
-LR0, B0 = float(cfg["lr"][0]), BATCHES[0]
-sgd = {b: load_npz(inputs[f"sgd_b{b}"]) for b in BATCHES}
+# every run records its facts (batch, lr and seed of each member, sizes, steps); the main setting is the
+# first member of the pretraining run the control starts from (first lr, first batch size of the config)
+sgd = {int(d["batch"]): d for d in (load_npz(path) for name, path in inputs.items() if name.startswith("sgd_b"))}
+BATCHES = list(sgd)
 pre = load_npz(inputs["pretrain"])
 lang = load_npz(inputs["langevin"])
 valley = load_npz(inputs["valley"])
+LR0, B0 = float(pre["lr"][0]), int(pre["batch"])
+LRS = list(dict.fromkeys(pre["lr"].tolist()))  # every batch size trains the same learning rates
 fit = slice(cfg["fit_pcs"][0] - 1, cfg["fit_pcs"][1])
 QUICK = scale == "quick"
-print(f"scale {scale}: {cfg['dataset']} (n_train {cfg['n_train']}), H {cfg['hidden']}, lr {cfg['lr']}, "
-      f"batch {BATCHES}, {cfg['seeds']} seeds, pretrain {cfg['pretrain_steps']}, window {cfg['window_steps']}")
+print(f"scale {scale}: {pre['dataset']} (n_train {int(pre['n_train'])}), H {pre['hidden'].tolist()}, lr {LRS}, "
+      f"batch {BATCHES}, {len(np.unique(pre['seed']))} seeds, pretrain {int(pre['pretrain_steps'])}, "
+      f"window {int(sgd[B0]['window_steps'])}")
 
 # %%
 rows = []
@@ -109,6 +113,7 @@ ax[1].text(pre["steps"][-1], 0.5, " window", color="C1")
 save_figure(fig, pd.DataFrame(data), figdir, "fig1_learning_curve")
 acc_start = float(np.nanmin(pre["hist_acc"][-1]))
 claims.check("exploration_phase", acc_start)
+claims.table("fig1_learning_curve")
 
 # %% [markdown]
 # ## Fig. 2 — PCA spectrum and the drift direction
@@ -132,6 +137,7 @@ ax[1].set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", title="window trajectory")
 save_figure(fig, pd.DataFrame(data), figdir, "fig2_pca_spectrum")
 claims.check("sigma1_much_larger", main.ratio12.median())
 claims.check("pc1_along_mean", main.pc1_cos.abs().median())
+claims.table("fig2_pca_spectrum")
 
 # %% [markdown]
 # ## Fig. 3 — loss profiles along principal directions
@@ -142,7 +148,7 @@ claims.check("pc1_along_mean", main.pc1_cos.abs().median())
 fig, ax = plt.subplots(figsize=(5, 3.6))
 e0 = int(np.nonzero(np.isclose(d["lr"], LR0))[0][0])
 data = []
-for j, pc in enumerate(cfg["profile_pcs"]):
+for j, pc in enumerate(d["profile_pcs"].tolist()):
     ax.plot(d["profile_d"][e0], d["profiles"][e0, j], label=f"PC {pc}")
     data += [dict(pc=pc, d=x, loss=y) for x, y in zip(d["profile_d"][e0], d["profiles"][e0, j])]
 ax.axhline(np.e * d["loss0"][e0], ls="--", color="k", lw=0.8)
@@ -167,7 +173,7 @@ fig, axes = plt.subplots(1, len(BATCHES), figsize=(4 * len(BATCHES), 3.6), share
 data = []
 for ax, b in zip(axes[0], BATCHES):
     dd = sgd[b]
-    for j, lr in enumerate(cfg["lr"]):
+    for j, lr in enumerate(LRS):
         es = np.nonzero(np.isclose(dd["lr"], lr))[0]
         F_, v = dd["flatness"][es][:, fit].ravel(), dd["var"][es][:, fit].ravel()
         psi_m, lo, hi = snf.seed_interval(settings[(b, lr)])
@@ -188,6 +194,7 @@ print(summary)
 claims.check("psi_positive_all", summary.psi.min())
 psi_main = snf.seed_interval(main.psi)
 claims.check("psi_value", psi_main[0])
+claims.table("fig4_variance_flatness")
 
 # %% [markdown]
 # ## Fig. 5 — control: GD + isotropic Langevin noise
@@ -217,6 +224,7 @@ ax.legend(frameon=False, fontsize=8)
 save_figure(fig, pd.DataFrame(data), figdir, "fig5_langevin_control")
 print("non-finite flatness (no crossing below d_max) in the control:", int((~np.isfinite(lang["flatness"][:, fit])).sum()))
 claims.check("psi_control_negative", psi_l[0])
+claims.table("fig5_langevin_control")
 
 # %% [markdown]
 # ## Fig. 6 — noise temperature and correlation time vs flatness
@@ -245,6 +253,7 @@ ax[1].set(xscale="log", yscale="log", xlabel="flatness $F_i$", ylabel=r"correlat
 save_figure(fig, pd.DataFrame(data), figdir, "fig6_temperature")
 print(f"slope of log tau on log F (main, seed mean): {main.tau_slope.mean():.3f}")
 claims.check("temperature_decreases", main.T_slope.mean())
+claims.table("fig6_temperature")
 
 # %% [markdown]
 # *Correlation time.* With shuffled minibatches the increments of every non-drift PC are
@@ -294,12 +303,12 @@ claims.check("temperature_decreases", main.T_slope.mean())
 
 # %%
 c, sig, d0 = float(valley["c"]), float(valley["sigma"]), float(valley["delta0"])
-vc = cfg["valley"]
+drift_lr, drift_batch = float(valley["drift_lr"]), int(valley["drift_batch"])
 ts = valley["drift_steps"]
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
 data = []
 final = {}
-for name, col, label in [("sgd", "C0", f"SGD, batch {vc['drift']['batch']}"), ("iso", "C3", "GD + isotropic noise")]:
+for name, col, label in [("sgd", "C0", f"SGD, batch {drift_batch}"), ("iso", "C3", "GD + isotropic noise")]:
     delta = valley[f"drift_{name}_w1"] ** 2 - valley[f"drift_{name}_w2"] ** 2
     lam = snf.curvature(delta, c) / (2 * c)
     q = np.nanpercentile(np.where(np.isnan(lam), np.inf, lam), [25, 50, 75], axis=1)
@@ -309,7 +318,7 @@ for name, col, label in [("sgd", "C0", f"SGD, batch {vc['drift']['batch']}"), ("
         ax[1].plot(ts, delta[:, k], color=col, lw=0.6, alpha=0.7)
     final[name] = np.where(np.isnan(delta[-1]), np.inf, np.abs(delta[-1]))
     data += [dict(run=name, step=s, q25=a, median=b_, q75=c_) for s, a, b_, c_ in zip(ts, *q)]
-rate = lambda x: snf.contraction_rate(x, c, vc["drift"]["lr"], vc["drift"]["batch"], sig)  # noqa: E731
+rate = lambda x: snf.contraction_rate(x, c, drift_lr, drift_batch, sig)  # noqa: E731
 theory = [d0]
 for dt in np.diff(ts):
     theory.append(theory[-1] * np.exp(-rate(theory[-1]) * dt))
@@ -320,6 +329,7 @@ ax[1].set(xlabel="steps", ylabel=r"$\delta = w_1^2 - w_2^2$ (5 replicas)")
 save_figure(fig, pd.DataFrame(data), figdir, "fig7_valley_drift")
 claims.check("valley_sgd_reaches_flat", np.median(snf.curvature(final["sgd"], c)) / (2 * c))
 claims.check("valley_iso_no_preference", np.median(final["iso"]) / d0)
+claims.table("fig7_valley_drift")
 
 # %% [markdown]
 # ## Fig. 8 — stationary law along the valley vs Fokker-Planck
@@ -331,7 +341,7 @@ claims.check("valley_iso_no_preference", np.median(final["iso"]) / d0)
 # for the neglected $O(\mathrm{lr}\,T/\lambda)$ and $O(\mathrm{lr}^2)$ terms).
 
 # %%
-sc = vc["stationary"]
+sc = dict(lr=float(valley["stat_lr"]), temp=float(valley["stat_temp"]), batch=valley["stat_batch"].tolist())
 grid_d = np.linspace(-12, 12, 6001)
 fig, ax = plt.subplots(1, 2, figsize=(9, 3.6))
 data, ks, mean_rows = [], [], []
@@ -355,8 +365,9 @@ ax[1].set(xscale="log", xlabel="batch size", ylabel=r"mean $\lambda/\lambda_{min
 ax[1].legend(frameon=False)
 save_figure(fig, pd.concat([pd.DataFrame(data), means]), figdir, "fig8_valley_stationary")
 print(means)
-R = vc["replicas"]
+R = int(valley["replicas"])
 claims.check("valley_stationary_fp", max(ks) - 1.63 / np.sqrt(R))
+claims.table("fig8_valley_stationary")
 
 # %% [markdown]
 # ## Fig. 9 — time to reach the flat end vs lr and batch size
@@ -367,9 +378,9 @@ claims.check("valley_stationary_fp", max(ks) - 1.63 / np.sqrt(R))
 # size at every lr, over the settings where no replica diverged (fraction of ordered neighbours = 1).
 
 # %%
-fc = vc["flat_time"]
-d_f = np.sqrt(((1 + fc["lambda_tol"]) * 2 * c) ** 2 - 4 * c * c)
 LRg, BBg = valley["flat_lr"], valley["flat_batch"]
+fc = dict(lambda_tol=float(valley["flat_lambda_tol"]), batch=BBg[0].tolist())
+d_f = np.sqrt(((1 + fc["lambda_tol"]) * 2 * c) ** 2 - 4 * c * c)
 t_med = np.nanmedian(np.where(valley["flat_diverged"], np.nan, valley["flat_t"]), axis=-1)
 ok = ~valley["flat_diverged"].any(-1)
 t_th = np.vectorize(lambda lr, b: snf.flat_time(d0, d_f, c, lr, b, sig))(LRg, BBg)
@@ -389,6 +400,7 @@ claims.check("flat_time_theory", np.max(np.abs(t_med[valid] / t_th[valid] - 1)))
 pairs = [t_med[i + 1, j] < t_med[i, j] for i in range(len(LRg) - 1) for j in range(len(fc["batch"])) if ok[i, j] and ok[i + 1, j]]
 pairs += [t_med[i, j + 1] > t_med[i, j] for i in range(len(LRg)) for j in range(len(fc["batch"]) - 1) if ok[i, j] and ok[i, j + 1]]
 claims.check("flat_time_ordering", np.mean(pairs))
+claims.table("fig9_flat_time")
 
 # %% [markdown]
 # ## Fig. 10 — critical learning rate
@@ -430,7 +442,8 @@ print("measured critical lr:", crit, "in the linear-theory interval:",
        for B, x in zip(valley["crit_batch"], crit)])
 claims.check("critical_lr_exists", np.mean(np.isfinite(crit) & (crit > valley["crit_lr"][0])))
 claims.check("critical_lr_vs_noise", np.mean(np.diff(crit) > 0))
+claims.table("fig10_critical_lr")
 
 # %%
 claims.write(claims_path)
-pd.DataFrame([c.__dict__ for c in claims.claims])[["id", "measured", "lower", "upper", "passed"]]
+print(f"{sum(c.passed for c in claims.claims)} / {len(claims.claims)} claims pass")

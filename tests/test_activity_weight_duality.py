@@ -134,6 +134,10 @@ def test_settings_deduplicate_and_group_into_jobs():
         assert 1 <= len(group) * cfg["seeds"] <= cfg["members_per_job"]
         assert len({(x["batch_size"], x["n_per_class"], x["rho"]) for x in group}) == 1
     assert all(n in names for hp in awd.HYPERPARAMETERS for n in awd.sweep_members(cfg, hp))
+    for hp in awd.HYPERPARAMETERS:  # each setting's sweep positions give every sweep back, in the order of its values
+        in_sweep = sorted((x for x in s if hp in x["sweeps"]), key=lambda x: x["sweeps"][hp])
+        assert [x["name"] for x in in_sweep] == awd.sweep_members(cfg, hp)
+    assert [x["name"] for x in s if x["base"]] == [awd.setting_name(cfg["base"])]
 
 
 def test_fit_rule():

@@ -1,4 +1,4 @@
-"""Per-member update rules of spdl.engine: SGD as before (bitwise), Momentum, Langevin and a rule
+"""Per-member update rules of spdl.engine: SGD as before (bitwise), Momentum, Adam, Langevin and a rule
 written outside the engine (Entropy-SGD, the worked example of the UpdateRule API)."""
 
 import math
@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from spdl.checkpoint import CheckpointWarning
-from spdl.engine import (SGD, SGLD, Langevin, Momentum, StepContext, UpdateRule, _keep_mask, _member_noise, _norms,
-                         _rows, reduce_losses, sample_losses, train)
+from spdl.engine import (SGD, SGLD, Adam, Langevin, Momentum, StepContext, UpdateRule, _keep_mask, _member_noise,
+                         _norms, _rows, reduce_losses, sample_losses, train)
 from spdl.models import MLP, forward, init_params
 
 SEEDS = [21, 22, 23, 24]
@@ -135,6 +135,39 @@ def test_momentum_members_equal_members_trained_alone_and_zero_momentum_is_sgd()
     assert not torch.equal(ens.params[0][0], sgd.params[0][0])
 
 
+# ----------------------------------------------------------------------------- Adam
+def test_adam_matches_torch_optim_adam():
+    arch = MLP((6, 8, 3), "tanh", bias=True)
+    params = init_params(arch, [0, 1], scheme="torch_default")
+    hyper = [(1e-2, 1e-2, 0.9, 0.999, 1e-8), (3e-3, 0.0, 0.5, 0.99, 1e-3)]  # lr, wd, beta1, beta2, eps
+    lr, wd, b1, b2, eps = (list(v) for v in zip(*hyper))
+    res = train(arch, params, X, Y, steps=30, lr=lr, weight_decay=wd, loss="cross_entropy",
+                update=Adam(b1, b2, eps))  # full batch: no reshuffling to mirror
+    for e, (lr_e, wd_e, b1_e, b2_e, eps_e) in enumerate(hyper):
+        net = torch.nn.Sequential(torch.nn.Linear(6, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
+        with torch.no_grad():
+            for p, q in zip(net.parameters(), params):
+                p.copy_(q[e])
+        opt = torch.optim.Adam(net.parameters(), lr=lr_e, betas=(b1_e, b2_e), eps=eps_e, weight_decay=wd_e)
+        for _ in range(30):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(X), Y).backward()
+            opt.step()
+        for p, q in zip(net.parameters(), res.params):
+            torch.testing.assert_close(q[e], p.detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_adam_members_equal_members_trained_alone():
+    b1 = [0.9, 0.0, 0.5, 0.8]
+    params = _params()
+    kw = dict(KW, steps=25, dropout=[0.0, 0.2, 0.0, 0.1])
+    lrs = [1e-2, 3e-3, 2e-2, 5e-3]
+    ens = train(ARCH, params, X, Y, lr=lrs, seeds=SEEDS, update=Adam(b1, 0.99), **kw)
+    assert (ens.history["loss"][-1] < ens.history["loss"][0]).all()
+    _members_equal_solo(ens, lambda e: train(ARCH, [p[e:e + 1] for p in params], X, Y, lr=lrs[e], seeds=[SEEDS[e]],
+                                             update=Adam(b1[e], 0.99), **dict(kw, dropout=kw["dropout"][e])))
+
+
 # ----------------------------------------------------------------------------- Langevin
 def test_langevin_is_sgd_with_noise_bitwise_and_members_are_independent():
     T = [0.0, 1e-4, 1e-3, 1e-5]
@@ -220,8 +253,9 @@ def test_custom_rule_members_equal_members_trained_alone_and_learn():
                                              **dict(kw, dropout=kw["dropout"][e])))
 
 
-@pytest.mark.parametrize("make_rule", [lambda: Momentum([0.9, 0.5, 0.0, 0.8]), lambda: EntropySGD(0.05, inner=2),
-                                       lambda: Langevin(1e-4)], ids=["momentum", "entropy_sgd", "langevin"])
+@pytest.mark.parametrize("make_rule", [lambda: Momentum([0.9, 0.5, 0.0, 0.8]), lambda: Adam([0.9, 0.5, 0.0, 0.8]),
+                                       lambda: EntropySGD(0.05, inner=2), lambda: Langevin(1e-4)],
+                         ids=["momentum", "adam", "entropy_sgd", "langevin"])
 def test_interrupted_run_with_rule_state_resumes_bitwise(tmp_path, make_rule):
     ckpt = tmp_path / "run.pt"
     kw = dict(KW, steps=20, lr=LRS, seeds=SEEDS, checkpoint_every=10, record_at=range(0, 21, 5))
@@ -238,6 +272,8 @@ def test_interrupted_run_with_rule_state_resumes_bitwise(tmp_path, make_rule):
     assert saved["step"] == 10
     if isinstance(make_rule(), Momentum):
         assert len(saved["update"]["buffers"]) == 6 and saved["update"]["buffers"][0].abs().sum() > 0
+    if isinstance(make_rule(), Adam):
+        assert saved["update"]["t"] == 10 and saved["update"]["v"][0].abs().sum() > 0
     resumed = train(ARCH, _params(), X, Y, update=make_rule(), checkpoint=ckpt, **kw)
     _bitwise(reference, resumed)
     assert not ckpt.exists()
@@ -341,7 +377,8 @@ def test_bad_rules_and_hyperparameters_are_refused():
     with pytest.raises(NotImplementedError):
         train(ARCH, _params(), X, Y, update=UpdateRule(), **kw)
     for rule, match in [(Momentum(1.0), "momentum"), (Momentum([0.9, 0.9]), "momentum"), (Langevin(-1.0), "temperature"),
-                        (Langevin([1.0, 2.0, 3.0]), "temperature")]:
+                        (Langevin([1.0, 2.0, 3.0]), "temperature"), (Adam(beta2=1.0), "beta2"), (Adam(eps=0.0), "eps"),
+                        (Adam([0.9, 0.9]), "beta1")]:
         with pytest.raises(ValueError, match=match):
             train(ARCH, _params(), X, Y, update=rule, **kw)
     with pytest.raises(ValueError, match="need 4 seeds"):
@@ -349,3 +386,4 @@ def test_bad_rules_and_hyperparameters_are_refused():
     with pytest.raises(ValueError, match="need 4 seeds"):
         train(ARCH, _params(), X, Y, noise_std=1e-3, **dict(kw, batch_size=None, seeds=[1, 2]))
     assert repr(Momentum([0.9, 0.5])) == "Momentum(momentum=[0.9, 0.5], nesterov=False)"
+    assert repr(Adam()) == "Adam(beta1=0.9, beta2=0.999, eps=1e-08)"

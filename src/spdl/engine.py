@@ -33,7 +33,8 @@ Update rules
 ------------
 ``train(..., update=rule)`` takes any instance of a subclass of ``UpdateRule``; built-ins:
 ``SGD()`` (the default), ``Momentum(momentum, nesterov=False)`` (heavy ball as torch.optim.SGD,
-per-member momentum) and ``Langevin(temperature)`` (SGLD, alias ``SGLD``). A rule:
+per-member momentum), ``Adam(beta1, beta2, eps)`` (as torch.optim.Adam, per-member betas and eps)
+and ``Langevin(temperature)`` (SGLD, alias ``SGLD``). A rule:
 
     class UpdateRule:
         def config(self) -> dict             # hyperparameters (repr-able); part of the fingerprint
@@ -98,7 +99,7 @@ from spdl.checkpoint import Checkpoint, fingerprint, to_device
 from spdl.device import resolve_device
 from spdl.models import MLP, forward
 
-__all__ = ["TrainResult", "Batch", "StepContext", "UpdateRule", "SGD", "Momentum", "Langevin", "SGLD", "train",
+__all__ = ["TrainResult", "Batch", "StepContext", "UpdateRule", "SGD", "Momentum", "Adam", "Langevin", "SGLD", "train",
            "full_loss", "sample_losses", "reduce_losses", "set_threads"]
 
 
@@ -368,6 +369,46 @@ class Momentum(UpdateRule):
                 b.mul_(mu).add_(g)
                 step = g.addcmul_(b, mu) if self.nesterov else b
                 p.addcmul_(step, ctx.member_view(ctx.lr, p), value=-1)
+        return losses
+
+
+class Adam(UpdateRule):
+    """Adam as torch.optim.Adam(betas=(beta1_e, beta2_e), eps=eps_e, amsgrad=False): m <- b1 m + (1 - b1) g,
+    v <- b2 v + (1 - b2) g^2, p <- p - lr_e (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps) at the t-th
+    update (t = 1, 2, ...); g includes weight decay (coupled, as torch's weight_decay) and norm
+    penalty. beta1, beta2 in [0, 1), eps > 0: float or one value per member; the moments m, v (zero
+    at the start) and t are the state."""
+
+    def __init__(self, beta1=0.9, beta2=0.999, eps=1e-8):
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def config(self):
+        return {"beta1": _listed(self.beta1), "beta2": _listed(self.beta2), "eps": _listed(self.eps)}
+
+    def init(self, ctx):
+        self.b1, self.b2 = ctx.per_member(self.beta1, "beta1"), ctx.per_member(self.beta2, "beta2")
+        self.e = ctx.per_member(self.eps, "eps")
+        for name, b in (("beta1", self.b1), ("beta2", self.b2)):
+            if not ((b >= 0) & (b < 1)).all():
+                raise ValueError(f"{name} must lie in [0, 1), got {b.tolist()}")
+        if not (self.e > 0).all():
+            raise ValueError(f"eps must be > 0, got {self.e.tolist()}")
+        self.state = {"t": 0, "m": [torch.zeros_like(p.detach()) for p in ctx.params],
+                      "v": [torch.zeros_like(p.detach()) for p in ctx.params]}
+
+    def update(self, ctx):
+        losses, grads = ctx.loss_and_grad()
+        self.state["t"] += 1
+        t = self.state["t"]
+        with torch.no_grad():
+            c1 = (1 - self.b1.double() ** t).to(ctx.dtype)  # bias corrections (E,), in float64 as torch's
+            c2_sqrt = torch.sqrt(1 - self.b2.double() ** t).to(ctx.dtype)
+            for p, g, m, v in zip(ctx.params, grads, self.state["m"], self.state["v"]):
+                b1, b2 = ctx.member_view(self.b1, p), ctx.member_view(self.b2, p)
+                m.lerp_(g, 1 - b1)
+                v.mul_(b2).addcmul_(g, g * (1 - b2))
+                denom = (v.sqrt() / ctx.member_view(c2_sqrt, p)).add_(ctx.member_view(self.e, p))
+                p.addcdiv_(m * ctx.member_view(ctx.lr / c1, p), denom, value=-1)
         return losses
 
 

@@ -7,8 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from .engine import set_threads
+from threadpoolctl import threadpool_limits
 
 
 class ProgressLog:
@@ -25,7 +24,8 @@ class ProgressLog:
 
 
 def start_job(smk) -> ProgressLog:
-    """Send the script's output to the rule's log and use the rule's ``threads``; fail at once,
+    """Send the script's output to the rule's log and use the rule's ``threads`` (BLAS, and torch when the
+    script imported it); fail at once,
     naming the folder, if an output folder cannot be written (not after hours of training)."""
     log = ProgressLog(smk.log[0])
     sys.stdout = sys.stderr = log
@@ -33,7 +33,12 @@ def start_job(smk) -> ProgressLog:
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK | os.X_OK):
             raise PermissionError(f"output folder {folder} is not writable; nothing was computed")
-    set_threads(max(1, int(smk.threads)))
+    threads = max(1, int(smk.threads))
+    threadpool_limits(threads)  # numpy/scipy BLAS: one job's threads = its rule's threads
+    if "torch" in sys.modules:  # scripts import what they use first; numpy-only jobs never load torch
+        from .engine import set_threads
+
+        set_threads(threads)
     return log
 
 

@@ -16,7 +16,11 @@ AWD_FIGURES = [
 ]
 AWD_CFG = config["activity_weight_duality"]
 AWD_DATA = f"results/data/{AWD_CFG['dataset']}.npz"
+AWD_SETTINGS = _awd.settings(AWD_CFG)
 AWD_JOBS = {f"job_{j}": f"results/activity_weight_duality/job_{j}.npz" for j in _awd.jobs(AWD_CFG)}
+# what every network of the study is trained to and analysed with
+AWD_TRAINING = ("split_seed", "hidden", "n_test", "stop", "sharp_directions", "hessian")
+
 
 register_study(
     "activity_weight_duality",
@@ -25,12 +29,11 @@ register_study(
         **AWD_JOBS,
         multilearner="results/activity_weight_duality/multilearner.npz",
     ),
-    params=config["activity_weight_duality"],
+    # the notebook reads no config: settings, sweeps, seeds and stop rule come from the results files
+    params={},
+    checks=lambda c: ["activity_weight_duality.multilearner.batch_size must be a multiple of learners"]
+    * bool(c["multilearner"]["batch_size"] % c["multilearner"]["learners"]),
 )
-
-if AWD_CFG["multilearner"]["batch_size"] % AWD_CFG["multilearner"]["learners"]:
-    raise ValueError("config: activity_weight_duality.multilearner.batch_size must be a multiple of learners")
-
 
 
 rule activity_weight_duality_train:
@@ -42,7 +45,8 @@ rule activity_weight_duality_train:
     wildcard_constraints:
         job="|".join(j.replace(".", r"\.") for j in _awd.jobs(AWD_CFG)),
     params:
-        cfg=AWD_CFG,
+        settings=lambda w: [s for s in AWD_SETTINGS if s["job"] == w.job],  # this job's settings only
+        **{k: AWD_CFG[k] for k in AWD_TRAINING + ("seeds", "penalty_epochs")},
     log:
         log_path("activity_weight_duality", "train_{job}"),
     benchmark:
@@ -64,7 +68,8 @@ rule activity_weight_duality_multilearner:
     output:
         "results/activity_weight_duality/multilearner.npz",
     params:
-        cfg=AWD_CFG,
+        **{k: AWD_CFG[k] for k in AWD_TRAINING + ("multilearner",)},
+        **{k: AWD_CFG["base"][k] for k in ("n_per_class", "init_scale")},  # the base setting's data and init
     log:
         log_path("activity_weight_duality", "multilearner"),
     benchmark:

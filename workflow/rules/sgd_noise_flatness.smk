@@ -19,6 +19,8 @@ SNF_CFG = config["sgd_noise_flatness"]
 SNF_DATA = f"results/data/{SNF_CFG['dataset']}.npz"
 SNF_BATCHES = [str(b) for b in SNF_CFG["batch_size"]]
 SNF_WINDOWS = {f"sgd_b{b}": f"results/sgd_noise_flatness/sgd_b{b}.npz" for b in SNF_BATCHES}
+# the analysis of a recorded window (spdl.sgd_noise_flatness.analyse_ensemble): SGD windows and the control alike
+SNF_ANALYSIS = {k: SNF_CFG[k] for k in ("layer", "n_pcs", "profile_pcs", "profile_halfwidth", "profile_points")}
 
 register_study(
     "sgd_noise_flatness",
@@ -29,9 +31,9 @@ register_study(
         langevin="results/sgd_noise_flatness/langevin.npz",
         valley="results/sgd_noise_flatness/valley.npz",
     ),
-    params=config["sgd_noise_flatness"],
+    # what only the notebook reads; every other fact (settings, sizes, valley runs) comes from the results files
+    params={"fit_pcs": SNF_CFG["fit_pcs"]},
 )
-
 
 
 rule sgd_noise_flatness_pretrain:
@@ -43,7 +45,7 @@ rule sgd_noise_flatness_pretrain:
     wildcard_constraints:
         batch="|".join(SNF_BATCHES),
     params:
-        cfg=SNF_CFG,
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "lr", "seeds", "pretrain_steps", "n_records")},
     log:
         log_path("sgd_noise_flatness", "pretrain_b{batch}"),
     benchmark:
@@ -68,7 +70,8 @@ rule sgd_noise_flatness_window:
     wildcard_constraints:
         batch="|".join(SNF_BATCHES),
     params:
-        cfg=SNF_CFG,
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "window_steps", "n_records")},
+        analysis=SNF_ANALYSIS,
     log:
         log_path("sgd_noise_flatness", "sgd_b{batch}"),
     benchmark:
@@ -92,7 +95,9 @@ rule sgd_noise_flatness_langevin:
     output:
         "results/sgd_noise_flatness/langevin.npz",
     params:
-        cfg=SNF_CFG,
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "langevin")},
+        lr=SNF_CFG["lr"][0],  # the main setting's
+        analysis=SNF_ANALYSIS,
     log:
         log_path("sgd_noise_flatness", "langevin"),
     benchmark:
@@ -112,7 +117,7 @@ rule sgd_noise_flatness_valley:
     output:
         "results/sgd_noise_flatness/valley.npz",
     params:
-        cfg=SNF_CFG,
+        **SNF_CFG["valley"],
     log:
         log_path("sgd_noise_flatness", "valley"),
     benchmark:

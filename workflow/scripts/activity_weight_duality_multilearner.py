@@ -20,40 +20,40 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
-ml, base = cfg["multilearner"], cfg["base"]
+p = smk.params
+ml = p.multilearner
 K, S, B = ml["learners"], ml["seeds"], ml["batch_size"]
 data = load(smk.input.data)
-ts = awd.training_set(data["y_train"], base["n_per_class"], 0.0, cfg["split_seed"], 0)
+ts = awd.training_set(data["y_train"], p.n_per_class, 0.0, p.split_seed, 0)
 X, Y = torch.tensor(data["x_train"][ts["idx"]]), torch.tensor(ts["labels"])
-x_test, y_test = data["x_test"][:cfg["n_test"]], data["y_test"][:cfg["n_test"]]
+x_test, y_test = data["x_test"][:p.n_test], data["y_test"][:p.n_test]
 
 methods = {"SSGD": awd.full_mixing(K), "DPSGD": awd.ring_mixing(K)}
 runs = [(m, seed) for m in methods for seed in range(S)]
 groups = np.repeat(np.arange(len(runs)), K)
 mixing = torch.block_diag(*[methods[m] for m, _ in runs])
-H = cfg["hidden"]
+H = p.hidden
 arch = MLP((X.shape[1], H, H, 10), activation="relu", bias=False)
-params = init_params(arch, [seed for _, seed in runs for _ in range(K)], init_scale=base["init_scale"],
+params = init_params(arch, [seed for _, seed in runs for _ in range(K)], init_scale=p.init_scale,
                      scheme="torch_default")
 print(f"{K} learners x batch {B // K}, {S} seeds per method, N = {len(X)}")
 checkpoint = "results/checkpoints/activity_weight_duality/multilearner.pt"  # removed once the output is written
 fit = awd.train_to_fit(arch, params, X, Y, ts["correct"], lr=ml["lr"], batch_size=B // K,
-                       seeds=[seed * K + k for _, seed in runs for k in range(K)], stop=cfg["stop"],
+                       seeds=[seed * K + k for _, seed in runs for k in range(K)], stop=p.stop,
                        groups=groups, mixing=mixing, steps_per_epoch=len(X) // B,
                        checkpoint=checkpoint, progress=log)
 
 nets = awd.unit_networks(fit["params"], groups)
-spread = [float(torch.sqrt(sum(((p[groups == g] - p[groups == g].mean(0)) ** 2).sum() for p in fit["params"]) / K))
+spread = [float(torch.sqrt(sum(((w[groups == g] - w[groups == g].mean(0)) ** 2).sum() for w in fit["params"]) / K))
           for g in range(len(runs))]
 pair = awd.nearest_same_label(x_test, y_test, X.numpy(), ts["labels"])
-res = awd.analyse_networks(nets, X.numpy(), ts["labels"], x_test, y_test, pair, sharp=cfg["sharp_directions"],
-                           exact_max=cfg["hessian"]["exact_max_weights"], lanczos_k=cfg["hessian"]["lanczos_k"])
+res = awd.analyse_networks(nets, X.numpy(), ts["labels"], x_test, y_test, pair, sharp=p.sharp_directions,
+                           exact_max=p.hessian["exact_max_weights"], lanczos_k=p.hessian["lanczos_k"])
 for r, (m, seed) in enumerate(runs):
     print(f"{m} seed {seed}: epochs {fit['stopped'][r]}, gap {res['gap'][r]:.4f}, "
           f"sigma_g {res['sigma_g_total'][r]:.3f}, sigma_w {res['sigma_w_total'][r]:.3f}")
 last = fit["loss"][np.clip(fit["stopped"], 0, None), np.arange(len(runs))]
 save_npz(smk.output[0], method=np.array([m for m, _ in runs]), seed=np.array([s for _, s in runs]),
-         epochs=fit["stopped"], final_loss=last, fitted=last < cfg["stop"]["loss"], learner_spread=np.array(spread),
-         loss_curve=fit["loss"], **res)
+         epochs=fit["stopped"], final_loss=last, fitted=last < p.stop["loss"], learner_spread=np.array(spread),
+         loss_curve=fit["loss"], **res, learners=K, batch_size=B, lr=ml["lr"], n_train=len(X))
 os.remove(checkpoint)

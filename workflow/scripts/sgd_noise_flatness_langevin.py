@@ -16,12 +16,13 @@ from spdl.models import MLP
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg, lcfg = smk.params.cfg, smk.params.cfg["langevin"]
+p = smk.params
+lcfg = p.langevin
 pre, sgd = load_npz(smk.input.pretrain), load_npz(smk.input.sgd)
-members = np.nonzero(np.isclose(pre["lr"], cfg["lr"][0]))[0][:lcfg["seeds"]]
-lr, temp = float(cfg["lr"][0]), sgd["mean_temperature"][members]
-X, Y = snf.training_set(smk.input.data, cfg["n_train"])
-arch = MLP((X.shape[1], *cfg["hidden"], 10), activation="relu", bias=False)
+members = np.nonzero(np.isclose(pre["lr"], p.lr))[0][:lcfg["seeds"]]
+lr, temp = float(p.lr), sgd["mean_temperature"][members]
+X, Y = snf.training_set(smk.input.data, p.n_train)
+arch = MLP((X.shape[1], *p.hidden, 10), activation="relu", bias=False)
 params = [torch.tensor(pre[f"param{i}"][members]) for i in range(arch.depth)]
 noise = np.sqrt(2 * lr * temp)
 seeds = [20_000 + int(s) for s in pre["seed"][members]]
@@ -30,9 +31,10 @@ burn = train(arch, params, X, Y, steps=lcfg["burnin_steps"], lr=lr, loss="cross_
              seeds=seeds, progress=log, checkpoint="results/checkpoints/sgd_noise_flatness/langevin_burnin.pt",
              checkpoint_every=max(1, lcfg["burnin_steps"] // 5))
 steps = lcfg["window_steps"]
-recorder = snf.WindowRecorder(burn.params, cfg["layer"], steps)
+recorder = snf.WindowRecorder(burn.params, p.analysis["layer"], steps)
 result = train(arch, burn.params, X, Y, steps=steps, lr=lr, loss="cross_entropy", noise_std=noise,
                seeds=[s + 1 for s in seeds], record_at=[0, steps], observe=recorder, progress=log)
-res = snf.analyse_ensemble(arch, recorder, [lr] * len(members), X, Y, cfg)
+res = snf.analyse_ensemble(arch, recorder, [lr] * len(members), X, Y, p.analysis)
 save_npz(smk.output[0], lr=lr, seed=pre["seed"][members], temperature_set=temp, noise_std=noise,
+         burnin_steps=lcfg["burnin_steps"], window_steps=steps,
          diverged=burn.diverged | result.diverged, loss_window=result.history["loss"], **res)

@@ -5,6 +5,8 @@ without biases, cross-entropy, plain SGD, for `pretrain_steps` steps; checkpoint
 interrupted run resumes. Saves the final parameters and the learning curve (full-training-set
 loss and accuracy on a log/linear schedule).
 """
+from pathlib import Path
+
 import numpy as np
 import torch
 
@@ -16,20 +18,21 @@ from spdl.models import MLP, init_params
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg
+p = smk.params
 batch = int(smk.wildcards.batch)
-X, Y = snf.training_set(smk.input.data, cfg["n_train"])
-lrs = [lr for lr in cfg["lr"] for _ in range(cfg["seeds"])]
-seeds = [s for _ in cfg["lr"] for s in range(cfg["seeds"])]
-arch = MLP((X.shape[1], *cfg["hidden"], 10), activation="relu", bias=False)
-steps = cfg["pretrain_steps"]
-record = record_schedule(steps, cfg["n_records"])
+X, Y = snf.training_set(smk.input.data, p.n_train)
+lrs = [lr for lr in p.lr for _ in range(p.seeds)]
+seeds = [s for _ in p.lr for s in range(p.seeds)]
+arch = MLP((X.shape[1], *p.hidden, 10), activation="relu", bias=False)
+steps = p.pretrain_steps
+record = record_schedule(steps, p.n_records)
 print(f"batch {batch}: N={len(Y)}, {len(seeds)} members (lr x seed), {steps} steps")
 result = train(arch, init_params(arch, seeds), X, Y, steps=steps, lr=lrs, batch_size=batch, loss="cross_entropy",
                seeds=seeds, record_at=record, metrics=snf.Accuracy(arch, X, Y), progress=log,
                checkpoint=f"results/checkpoints/sgd_noise_flatness/pretrain_b{batch}.pt",
                checkpoint_every=max(1, steps // 10))
 save_npz(smk.output[0], batch=batch, lr=np.array(lrs), seed=np.array(seeds), steps=result.steps,
+         dataset=Path(smk.input.data).stem, n_train=len(Y), hidden=np.array(p.hidden), pretrain_steps=steps,
          diverged=result.diverged, **{f"hist_{k}": v for k, v in result.history.items()},
-         **{f"param{i}": p.numpy() for i, p in enumerate(result.params)})
+         **{f"param{i}": w.numpy() for i, w in enumerate(result.params)})
 print(f"final loss {result.history['loss'][-1]}, accuracy {result.history['acc'][-1]}")

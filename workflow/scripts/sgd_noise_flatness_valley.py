@@ -16,13 +16,13 @@ from spdl.jobs import grid, start_job
 
 smk = snakemake  # noqa: F821
 log = start_job(smk)
-cfg = smk.params.cfg["valley"]
-c, sigma, R, d0 = cfg["c"], cfg["sigma"], cfg["replicas"], cfg["delta0"]
+p = smk.params
+c, sigma, R, d0 = p.c, p.sigma, p.replicas, p.delta0
 w1_0, w2_0 = snf.valley_point(np.full(R, d0), c)
 out = {}
 
 # drift: SGD vs isotropic noise at matched temperature
-dc = cfg["drift"]
+dc = p.drift
 lam0 = float(snf.curvature(d0, c))
 t_iso = dc["lr"] * sigma**2 * lam0 / (2 * dc["batch"])
 for name, kw in [("sgd", dict(batch=dc["batch"], temp=0.0)), ("iso", dict(batch=np.inf, temp=t_iso))]:
@@ -31,10 +31,10 @@ for name, kw in [("sgd", dict(batch=dc["batch"], temp=0.0)), ("iso", dict(batch=
     out[f"drift_{name}_w1"], out[f"drift_{name}_w2"] = r["w1"], r["w2"]
     out["drift_steps"] = r["steps"]
     print(f"drift {name}: diverged {np.mean(r['diverged_step'] >= 0):.3f}")
-out["drift_temp"] = t_iso
+out["drift_temp"], out["drift_lr"], out["drift_batch"] = t_iso, dc["lr"], dc["batch"]
 
 # stationary law along the valley: SGD + isotropic noise, one batch size per row
-sc = cfg["stationary"]
+sc = p.stationary
 B = np.array(sc["batch"], float)[:, None]
 w1, w2 = snf.valley_point(np.zeros((len(B), R)), c)
 r = snf.simulate_valley(w1, w2, lr=sc["lr"], batch=B, sigma=sigma, c=c, temp=sc["temp"], steps=sc["steps"],
@@ -42,10 +42,11 @@ r = snf.simulate_valley(w1, w2, lr=sc["lr"], batch=B, sigma=sigma, c=c, temp=sc[
 keep = r["steps"] >= sc["burnin"]
 out["stat_delta"] = (r["w1"] ** 2 - r["w2"] ** 2)[keep]  # (samples per replica, batches, R)
 out["stat_diverged"] = (r["diverged_step"] >= 0).mean(1)
+out["stat_batch"], out["stat_lr"], out["stat_temp"] = np.array(sc["batch"]), sc["lr"], sc["temp"]
 print(f"stationary: {keep.sum()} samples per replica, diverged fraction {out['stat_diverged']}")
 
 # time to reach the flat end vs lr and batch size
-fc = cfg["flat_time"]
+fc = p.flat_time
 LR, BB = np.meshgrid(fc["lr"], fc["batch"], indexing="ij")
 w1, w2 = snf.valley_point(np.full((*LR.shape, R), d0), c)
 r = snf.simulate_valley(w1, w2, lr=LR[..., None], batch=BB[..., None], sigma=sigma, c=c, temp=0.0,
@@ -53,10 +54,10 @@ r = snf.simulate_valley(w1, w2, lr=LR[..., None], batch=BB[..., None], sigma=sig
 lam = snf.curvature(r["w1"] ** 2 - r["w2"] ** 2, c)
 out["flat_t"] = snf.first_passage(r["steps"], np.where(np.isnan(lam), np.inf, lam), (1 + fc["lambda_tol"]) * 2 * c)
 out["flat_diverged"] = r["diverged_step"] >= 0
-out["flat_lr"], out["flat_batch"] = LR, BB
+out["flat_lr"], out["flat_batch"], out["flat_lambda_tol"] = LR, BB, fc["lambda_tol"]
 
 # critical learning rate: start at the flattest minimum
-cc = cfg["critical"]
+cc = p.critical
 lrs = grid(cc["lr"])
 LR, BB = np.meshgrid(lrs, cc["batch"], indexing="ij")
 w1, w2 = snf.valley_point(np.zeros((*LR.shape, cc["replicas"])), c)
@@ -64,4 +65,4 @@ r = snf.simulate_valley(w1, w2, lr=LR[..., None], batch=BB[..., None], sigma=sig
                         steps=cc["steps"], seed=4, record_every=cc["steps"])
 out["crit_fail"] = (r["diverged_step"] >= 0).mean(-1)  # (n_lr, n_batch)
 out["crit_lr"], out["crit_batch"] = lrs, np.array(cc["batch"])
-save_npz(smk.output[0], c=c, sigma=sigma, delta0=d0, **out)
+save_npz(smk.output[0], c=c, sigma=sigma, delta0=d0, replicas=R, crit_replicas=cc["replicas"], **out)

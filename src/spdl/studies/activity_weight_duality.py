@@ -2,9 +2,8 @@
 
 Reference: Y. Feng, W. Zhang & Y. Tu, "Activity-weight duality in feed-forward neural networks
 reveals two co-determinants for generalization", Nat. Mach. Intell. 5, 908-918 (2023),
-arXiv:2203.10736; the authors' demo (GitHub YuFengDuke/A-W-Duality-Project). Spec:
-``/work/shared/papers/activity_weight_duality.md`` (sections "Duality", "Decomposition",
-"Demo setup"); references below point to it.
+arXiv:2203.10736; the authors' demo (GitHub YuFengDuke/A-W-Duality-Project), whose
+"Demo setup" is the protocol followed here.
 
 Conventions
 - The network is 784-H-H-10 ReLU without biases; the analysed layer is the hidden-to-hidden

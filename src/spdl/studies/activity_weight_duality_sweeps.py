@@ -20,17 +20,21 @@ def settings(cfg: dict) -> list[dict]:
     """Every distinct hyperparameter setting of the one-at-a-time sweeps ("Demo setup").
 
     A setting is the base setting with one hyperparameter changed; settings shared by several
-    sweeps (the base itself, mostly) are trained once. Each has a name and a job: settings that
-    share batch size and training set can train in one ensemble; they are split into jobs of at
-    most members_per_job members (settings x seeds), named <B..._n..._rho...>_p<i>.
+    sweeps (the base itself, mostly) are trained once. Each has a name, ``base`` (whether it is
+    the base setting), ``sweeps`` (hyperparameter -> its position in that sweep's values, for
+    every sweep it belongs to) and a job: settings that share batch size and training set can
+    train in one ensemble; they are split into jobs of at most members_per_job members
+    (settings x seeds), named <B..._n..._rho...>_p<i>.
     """
+    base = setting_name(cfg["base"])
     out = {}
     for hp in HYPERPARAMETERS:
-        for value in cfg["sweeps"][hp]:
+        for i, value in enumerate(cfg["sweeps"][hp]):
             s = dict(cfg["base"], **{hp: value})
             s["name"] = setting_name(s)
+            s["base"] = s["name"] == base
             s["job"] = f"B{s['batch_size']:g}_n{s['n_per_class']:g}_rho{s['rho']:g}"
-            out.setdefault(s["name"], s)
+            out.setdefault(s["name"], dict(s, sweeps={}))["sweeps"][hp] = i
     per_job = max(1, cfg["members_per_job"] // cfg["seeds"])
     groups = {}
     for s in out.values():

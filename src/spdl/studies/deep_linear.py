@@ -3,9 +3,8 @@
 Reference: A. K. Lampinen & S. Ganguli, "An analytic theory of generalization
 dynamics and transfer learning in deep linear networks", ICLR 2019
 (arXiv:1809.10374), with the mode dynamics of Saxe, McClelland & Ganguli,
-ICLR 2014 (arXiv:1312.6120).  The study spec is
-``/work/shared/papers/deep_linear.md``; equation references below point to its
-sections ("Setup", "Theory").
+ICLR 2014 (arXiv:1312.6120); equation references below are to Lampinen &
+Ganguli's paper.
 
 Conventions (shared by every function in this module)
 -----------------------------------------------------
@@ -41,7 +40,7 @@ import numpy as np
 from scipy import integrate, interpolate
 from scipy.special import expit, log_expit
 
-# Random-matrix theory (spec "Theory": spiked rectangular random matrix) lives in
+# Random-matrix theory (spiked rectangular random matrices) lives in
 # spdl.random_matrix, shared with other studies; re-exported here.
 from spdl.random_matrix import (
     detection_threshold,
@@ -75,7 +74,7 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------
-# Mode dynamics (spec, Theory: "Mode dynamics" and "Depth D")
+# Mode dynamics (Lampinen & Ganguli 2019, "Mode dynamics" and "Depth D")
 # ---------------------------------------------------------------------------
 #
 # A training-aligned mode with target shat obeys (balanced init, D matrices)
@@ -200,7 +199,7 @@ def _decay_branch(t, shat, eps, D):
 
 
 def mode_trajectory(t, shat, eps, n_layers=2):
-    """Singular value ``s(t)`` of a training-aligned mode (spec, Theory).
+    """Singular value ``s(t)`` of a training-aligned mode (Lampinen & Ganguli 2019).
 
     Solves ``tau ds/dt = D s^(2-2/D) (shat - s)``, ``s(0) = eps``, with ``t`` in
     units of ``tau`` and ``D = n_layers`` weight matrices (2 = one hidden
@@ -271,7 +270,7 @@ def mode_trajectory(t, shat, eps, n_layers=2):
 def transition_time(shat, eps, n_layers=2):
     """Time (units of tau) at which a TA mode reaches ``s = shat/2``.
 
-    ``D = 2``: ``ln(shat/eps - 1) / (2 shat)`` (spec, Theory; follows from the
+    ``D = 2``: ``ln(shat/eps - 1) / (2 shat)`` (Lampinen & Ganguli 2019; follows from the
     closed form by setting ``s = shat/2``).  ``D >= 3``:
     ``[Phi(1/2) - Phi(eps/shat)] / (D shat^(2-2/D))`` (exact, module notes).
     ``D = 1``: ``ln(2 (1 - eps/shat))``.  Defined for ``shat > eps``; when
@@ -296,7 +295,7 @@ def transition_time(shat, eps, n_layers=2):
 
 
 # ---------------------------------------------------------------------------
-# Error curves (spec, Theory: "Error curves (TA student)")
+# Error curves (Lampinen & Ganguli 2019, "Error curves (TA student)")
 # ---------------------------------------------------------------------------
 
 
@@ -317,7 +316,7 @@ def noise_spectrum(n1, n3, rank):
 def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2):
     """Theoretical ``(train, test)`` errors of a training-aligned student.
 
-    Spec, Theory, "Error curves", with the MP averages realised as sums over
+    Lampinen & Ganguli 2019, "Error curves", with the MP averages realised as sums over
     the typical noise spectrum ``noise_spectrum(n1, n3, rank)`` (descending):
 
     * the student has ``n2`` modes; it learns the teacher modes and the top
@@ -332,7 +331,7 @@ def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2):
     with ``shat_a = spiked_shat(sbar_a, A)``, ``O_a = spiked_overlap(sbar_a, A)``,
     ``s_a = mode_trajectory(t, shat_a, eps, n_layers)`` and ``A = n3/n1``.
     Inputs are one-hot with ``P = n1``; for ``P != n1`` pass the effective
-    SNR ``sbar * sqrt(P/n1)`` (spec, "Varying P").  Returns two arrays of
+    SNR ``sbar * sqrt(P/n1)`` (Lampinen & Ganguli 2019, "Varying P").  Returns two arrays of
     shape ``np.shape(t)``.
     """
     t = np.asarray(t, dtype=float)
@@ -371,7 +370,7 @@ def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2):
 
 
 def optimal_stopping(t, test):
-    """``(min_test, t_opt)`` of a sampled test curve (spec, "Optimal early
+    """``(min_test, t_opt)`` of a sampled test curve (Lampinen & Ganguli 2019, "Optimal early
     stopping").  Minimises over the last axis of ``test`` (so an ensemble of
     curves is accepted); ties resolve to the first (earliest) minimum.
     """
@@ -384,7 +383,7 @@ def optimal_stopping(t, test):
 
 
 def nongradient_optimum(sbar, aspect):
-    """Test error of the non-gradient optimum (spec, "Non-gradient optimum"):
+    """Test error of the non-gradient optimum (Lampinen & Ganguli 2019, "Non-gradient optimum"):
 
     ``sum_a sbar_a^2 (1 - O_a^2) / sum_a sbar_a^2`` -- keeping mode ``a`` at
     singular value ``sbar_a O_a`` along the noisy singular vectors leaves
@@ -414,7 +413,7 @@ def nongradient_estimate(sigma31, aspect):
 
 
 # ---------------------------------------------------------------------------
-# Tasks and students (spec, Setup)
+# Tasks and students (Lampinen & Ganguli 2019, setup)
 # ---------------------------------------------------------------------------
 
 
@@ -428,7 +427,7 @@ def _haar_columns(n, k, rng):
 
 
 def make_teacher(n1, n3, sbar, rng):
-    """Teacher ``Wbar = sum_a sbar_a u_a v_a^T`` (spec, Setup).
+    """Teacher ``Wbar = sum_a sbar_a u_a v_a^T`` (Lampinen & Ganguli 2019, setup).
 
     ``u`` (``n3 x r``) and ``v`` (``n1 x r``) have Haar-random orthonormal
     columns drawn from ``rng`` (u first, then v).  Returns ``(Wbar, U, V)``.
@@ -441,7 +440,7 @@ def make_teacher(n1, n3, sbar, rng):
 
 
 def make_task(n1, n3, sbar, seed, noise_std=1.0, n_samples=None):
-    """One noisy teacher task (spec, Setup).
+    """One noisy teacher task (Lampinen & Ganguli 2019, setup).
 
     Draw order from ``np.random.default_rng(seed)``: teacher (u, v), then the
     input rotation (only when ``P > n1``), then the noise.

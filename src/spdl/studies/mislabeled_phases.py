@@ -2,12 +2,12 @@
 
 Reference: Y. Feng & Y. Tu, "Phases of learning dynamics in artificial neural networks
 in the absence or presence of mislabeled data", Mach. Learn.: Sci. Technol. 2, 043001
-(2021), arXiv:2101.06509. Spec: ``/work/shared/papers/mislabeled_phases.md`` (sections
-"Claims", "Group conventions", "What to build"); references below point to it.
+(2021), arXiv:2101.06509; the group's conventions (labels guaranteed wrong, order parameters)
+follow their public code (GitHub YuFengDuke/A-W-Duality-Project).
 
 Conventions
 - A data set is ``n_correct`` correctly labeled samples plus ``n_mis = round(n_correct *
-  rho / (1 - rho))`` extra samples whose labels are guaranteed wrong ("Group conventions").
+  rho / (1 - rho))`` extra samples whose labels are guaranteed wrong.
   The correct samples are the same for every rho, so rho = 0 *is* clean training.
 - Time is the number of SGD updates (steps). Gradients are of the mean cross-entropy.
 - Every function takes ensembles (leading member axis E) as in :mod:`spdl.models`.

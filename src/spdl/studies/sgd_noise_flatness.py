@@ -3,8 +3,8 @@
 References: Y. Feng & Y. Tu, "The inverse variance-flatness relation in stochastic gradient
 descent is critical for finding flat minima", PNAS 118, e2015617118 (2021) [PNAS]; N. Yang,
 C. Tang & Y. Tu, "Stochastic gradient descent introduces an effective landscape-dependent
-regularization favoring flat solutions", PRL 130, 237101 (2023) [PRL]. Spec:
-``/work/shared/papers/sgd_noise_flatness.md``.
+regularization favoring flat solutions", PRL 130, 237101 (2023) [PRL]; arXiv:2001.01678 and
+arXiv:2206.01246.
 
 Part 1 (PNAS): analysis of a recorded weight trajectory w(t), t = 1..W, of one layer:
 PCA w(t) = <w> + sum_i theta_i(t) p_i, variances sigma_i^2, loss profiles L_i(d) = L(<w> + d p_i),

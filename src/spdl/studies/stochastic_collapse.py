@@ -2,8 +2,8 @@
 
 Reference: F. Chen, D. Kunin, A. Yamamura & S. Ganguli, "Stochastic collapse: how gradient noise
 attracts SGD dynamics towards simpler subnetworks", NeurIPS 2023, arXiv:2306.04251.
-Spec: ``shared/papers/stochastic_collapse.md`` (formulas from the authors' notebooks; the
-derivations marked [derived] there are re-derived in the docstrings below).
+Formulas follow the paper and the authors' notebooks (GitHub ccffccffcc/stochastic_collapse);
+what we derived ourselves is derived in the docstrings below.
 
 Four models, all simulated vectorised over trajectories x parameter values in one array:
 

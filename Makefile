@@ -1,4 +1,5 @@
 # Fresh machine with Python 3.11 + pip: `make replicate` or `make test`.
+# Both install the exact versions of requirements.lock (`make lock` regenerates it from pyproject.toml).
 PYTHON ?= python3
 VENV   ?= .venv
 CORES  ?= 2
@@ -6,18 +7,20 @@ CONFIG ?=
 # SET="deep_linear.dynamics.snr=[3,5,6] deep_linear.noise_std=0.5": change single values (dotted keys, YAML values)
 SET    ?=
 BIN    := $(VENV)/bin
+LOCK   := requirements.lock
 OVERRIDE := results/config.override.yaml
 CONFIGS  := $(strip $(CONFIG) $(if $(SET),$(OVERRIDE)))
 SMK    := $(BIN)/snakemake --workflow-profile workflow/profiles/default --cores $(CORES) $(if $(CONFIGS),--configfiles $(CONFIGS))
 
-.PHONY: setup replicate quick report test slurm-test lint benchmark clean
+.PHONY: setup replicate quick report test slurm-test lint lock benchmark clean
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test]"
+	$(BIN)/python -m pip install -q -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
 ## every figure, claim, scorecard and the HTML report (CONFIG=config/quick.yaml for the CI scale)
@@ -42,6 +45,20 @@ slurm-test: setup
 
 lint: setup
 	$(BIN)/snakemake --lint
+	$(BIN)/ruff check .
+
+## rewrite requirements.lock: pyproject.toml (+ test extras) resolved in a clean venv, every version pinned
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install -q --upgrade pip
+	.lock-venv/bin/python -m pip install -q ".[test]"
+	{ echo "# Exact versions of every package: 'make lock' resolved pyproject.toml (+ the test extras) in a"; \
+	  echo "# clean venv and froze it (local labels such as +cpu dropped, so either torch build satisfies it)."; \
+	  echo "# Built with Python $$(.lock-venv/bin/python -c 'import platform; print(platform.python_version())')."; \
+	  echo "# Used by 'make setup' (replicate, test): pip install -r requirements.lock, then the project --no-deps."; \
+	  .lock-venv/bin/python -m pip freeze --exclude spdl | sed -E 's/\+[A-Za-z0-9.]+$$//'; } > $(LOCK)
+	rm -rf .lock-venv
 
 benchmark: setup
 	$(SMK) benchmark_engine

@@ -9,11 +9,15 @@
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
+# the report's front page (snakemake --report results/report.html)
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 
 
 for _rules in sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")):
-    if _rules.stem not in ("common", "studies", "scorecard"):
+    if _rules.stem not in ("common", "studies", "scorecard", "report"):
 
         include: _rules
 
@@ -24,10 +28,15 @@ include: "workflow/rules/studies.smk"
 include: "workflow/rules/scorecard.smk"
 
 
+include: "workflow/rules/report.smk"
+
+
 rule all:
     default_target: True
     input:
         "results/scorecard.md",
         "results/scorecard.json",
+        "results/report/scorecard.html",
+        REPORT_PAGES,
         rules.data_embedded.input,
         all_study_targets,

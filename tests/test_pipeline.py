@@ -3,6 +3,7 @@
 Checks that every expected artifact exists, every quick-scale claim passes, a
 rerun gives identical claims, and a sweep killed mid-run resumes to the same result.
 """
+import base64
 import json
 import os
 import re
@@ -73,7 +74,31 @@ def test_every_quick_claim_is_measured(project):
 
 def test_report_builds(project):
     snakemake(project, "--report", "results/report.html")
-    assert (project / "results/report.html").stat().st_size > 10_000
+    report = (project / "results/report.html").read_text()
+    assert len(report) > 10_000
+    # the front page with its summary, the scorecard and the cost of the run as HTML tables
+    front = report[report.index("var workflow_desc = "):]
+    front = json.JSONDecoder().raw_decode(front, len("var workflow_desc = "))[0]
+    assert "claims pass</b> at scale <code>quick</code>" in front and "arxiv.org/abs/" in front
+    start = report.index("var results = ", report.index("var workflow_desc = ")) + len("var results = ")
+    results = json.JSONDecoder().raw_decode(report, start)[0]
+    for page in ("results/report/scorecard.html", "results/report/benchmarks.html"):
+        assert results[page]["mime_type"] == "text/html"
+        assert b"<table" in base64.b64decode(results[page]["data_uri"].split("base64,", 1)[1])
+    assert not any(r["mime_type"] == "text/markdown" for r in results.values())
+
+
+def test_notebooks_show_every_figure_offline(project):
+    """What a reader opens: one inline image per figure, no stray repr, nothing loaded from the network."""
+    card = json.loads((project / "results/scorecard.json").read_text())
+    for study in card["studies"]:
+        html = (project / f"results/notebooks/{study}.html").read_text()
+        figures = list((project / "results/figures" / study).glob("*.png"))
+        assert html.count("<img") == len(figures), study
+        for text in ("Claim(", "PosixPath(", "FigurePath(", "&lt;Figure size"):
+            assert text not in html, f"{study}: {text}"
+        assert not re.search(r"<script[^>]*\bsrc=", html), study
+        assert "mathjax" not in html.lower(), study
 
 
 def test_rerun_gives_identical_claims(project):
@@ -83,6 +108,10 @@ def test_rerun_gives_identical_claims(project):
     assert (project / "results/claims/deep_linear.json").read_text() == claims
     again = np.load(project / "results/deep_linear/modes.npz")
     assert all(np.array_equal(modes[k], again[k]) for k in modes)
+
+
+# the report's pages, remade whenever the scorecard is
+REPORT_JOBS = {"benchmarks_table": 1, "report_summary": 1}
 
 
 def scheduled(project, *overrides, target="all"):
@@ -100,7 +129,7 @@ def scheduled(project, *overrides, target="all"):
 def test_notebook_only_key_reruns_only_that_notebook(project):
     override = project / "override_notebook.yaml"
     override.write_text("deep_linear:\n  optimum:\n    snr: {min: 0.3, max: 10.0, n: 30}\n")
-    assert scheduled(project, override.name) == {"deep_linear_notebook": 1, "scorecard": 1, "all": 1}
+    assert scheduled(project, override.name) == {"deep_linear_notebook": 1, "scorecard": 1, **REPORT_JOBS, "all": 1}
 
 
 def test_training_key_reruns_exactly_that_job_and_its_dependants(project):
@@ -110,7 +139,7 @@ def test_training_key_reruns_exactly_that_job_and_its_dependants(project):
     override = project / "override_training.yaml"
     override.write_text(yaml.safe_dump({"deep_linear": {"dynamics": {"depths": depths}}}))
     assert scheduled(project, override.name) == {"deep_linear_dynamics": 1, "deep_linear_notebook": 1,
-                                                 "scorecard": 1, "all": 1}
+                                                 "scorecard": 1, **REPORT_JOBS, "all": 1}
 
 
 def test_moved_project_needs_no_rerun(project, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from spdl.claims import load_declarations
 
-NOT_STUDIES = {"common", "studies", "scorecard", "data", "benchmarks"}
+NOT_STUDIES = {"common", "studies", "scorecard", "report", "data", "benchmarks"}
 
 
 def registered_studies(root):

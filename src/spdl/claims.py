@@ -21,6 +21,7 @@ import jsonschema
 import yaml
 
 from .io import read_json, write_json, write_text
+from .provenance import environment
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "claims" / "claims.schema.yaml"
 STATUSES = ("pass", "fail", "diverged", "missing")
@@ -90,6 +91,31 @@ class Claim:
         return self.status == "pass"
 
 
+class Verdict:
+    """What ``ClaimBook.check`` returns: true if the claim passed, like a bool, but not echoed by a notebook
+    when a check is the last line of a cell (the check prints its one-line verdict itself)."""
+
+    __slots__ = ("claim",)
+
+    def __init__(self, claim: Claim):
+        self.claim = claim
+
+    def __bool__(self) -> bool:
+        return self.claim.passed
+
+    def __eq__(self, other) -> bool:
+        return bool(self) == other
+
+    def __hash__(self) -> int:
+        return hash(bool(self))
+
+    def __repr__(self) -> str:
+        return f"<{self.claim.status}: {self.claim.id}>"
+
+    def _ipython_display_(self) -> None:
+        pass
+
+
 @dataclass
 class ClaimBook:
     """The claims of one study's notebook: measured against their declarations, then written as JSON."""
@@ -103,8 +129,10 @@ class ClaimBook:
     def declared(cls, study: str, scale: str, path) -> "ClaimBook":
         return cls(study, scale, load_declarations(path, scale))
 
-    def check(self, id: str, measured, *, diverged: bool = False, reason: str = "") -> bool:
-        """Measure claim ``id`` against its declared band; ``diverged``/``reason`` make it fail, saying why."""
+    def check(self, id: str, measured, *, diverged: bool = False, reason: str = "") -> Verdict:
+        """Measure claim ``id`` against its declared band; ``diverged``/``reason`` make it fail, saying why.
+
+        Prints a one-line verdict; returns a ``Verdict``, true if the claim passed (not echoed in a notebook)."""
         if id not in self.declarations:
             raise DeclarationError(f"claim {id!r} of {self.study} is not declared in workflow/claims/{self.study}.yaml")
         d = self.declarations[id]
@@ -116,13 +144,13 @@ class ClaimBook:
         status = "diverged" if diverged else "missing" if reason else "pass" if inside else "fail"
         note = reason or ("a run it depends on diverged" if diverged else
                           "" if inside or math.isfinite(measured) else "measured value is not finite")
-        self.claims.append(Claim(id=id, study=self.study, figure=d.figure, statement=d.statement,
-                                 paper_value=d.paper_value, measured=measured, lower=d.lower, upper=d.upper,
-                                 band=format_band(d.lower, d.upper), reason=d.reason, scale=self.scale,
-                                 status=status, note=note))
+        claim = Claim(id=id, study=self.study, figure=d.figure, statement=d.statement, paper_value=d.paper_value,
+                      measured=measured, lower=d.lower, upper=d.upper, band=format_band(d.lower, d.upper),
+                      reason=d.reason, scale=self.scale, status=status, note=note)
+        self.claims.append(claim)
         print(f"[{status.upper()}] {id}: measured {measured:.4g}, band {format_band(d.lower, d.upper)}"
               + (f" ({note})" if note else ""))
-        return status == "pass"
+        return Verdict(claim)
 
     def table(self, figure: str | None = None):
         """The claims of ``figure`` (all if None) as a table for the end of a figure section."""
@@ -143,7 +171,7 @@ class ClaimBook:
                                          paper_value=d.paper_value, measured=float("nan"), lower=d.lower,
                                          upper=d.upper, band=format_band(d.lower, d.upper), reason=d.reason,
                                          scale=self.scale, status="missing", note="declared but never measured"))
-        write_json(path, {"study": self.study, "scale": self.scale,
+        write_json(path, {"study": self.study, "scale": self.scale, "environment": environment(),
                           "claims": [asdict(c) | {"passed": c.passed} for c in self.claims]})
 
 
@@ -174,8 +202,12 @@ def write_scorecard(claims: list[dict], md_path, json_path) -> None:
     summary = {s: {st: sum(c["study"] == s and c["status"] == st for c in claims) for st in STATUSES}
                | {"total": sum(c["study"] == s for c in claims)} for s in studies}
     n_pass = sum(c["status"] == "pass" for c in claims)
-    write_json(json_path, {"passed": n_pass, "total": len(claims), "studies": summary, "claims": claims})
-    lines = ["# Claims scorecard", "", f"**{n_pass} / {len(claims)} claims pass.**", "",
+    scale = ", ".join(sorted({c["scale"] for c in claims}))
+    env = environment()
+    write_json(json_path, {"passed": n_pass, "total": len(claims), "scale": scale, "environment": env,
+                           "studies": summary, "claims": claims})
+    lines = ["# Claims scorecard", "", f"**{n_pass} / {len(claims)} claims pass** (scale: {scale}).", "",
+             "Run with " + ", ".join(f"{k} {v}" for k, v in env.items()) + ".", "",
              "| study | passed | failed | failed: diverged | failed: missing | total |", "|---|---|---|---|---|---|"]
     lines += [f"| {s} | {v['pass']} | {v['fail']} | {v['diverged']} | {v['missing']} | {v['total']} |"
               for s, v in summary.items()]

@@ -1,12 +1,18 @@
-# Aggregates every study's claims into results/scorecard.{md,json}.
+# Aggregates every study's claims into results/scorecard.{md,json} and its HTML table (in the report).
 
 
 rule scorecard:
     input:
         claims=lambda w: [claims_path(s) for s in STUDIES],
     output:
-        md=report("results/scorecard.md", caption="../report/scorecard.rst", category="Scorecard"),
+        md="results/scorecard.md",
         json="results/scorecard.json",
+        html=report(
+            "results/report/scorecard.html",
+            caption="../report/scorecard.rst",
+            category="Overview",
+            labels={"page": "scorecard"},
+        ),
     log:
         "results/logs/scorecard.log",
     benchmark:

@@ -5,6 +5,10 @@ reads), ``cfg`` (exactly the config keys it reads: the rule's params, so a chang
 reruns it), ``scale``, ``figdir``, ``claims_path`` and ``declarations`` (the study's
 pre-registered claims). It only loads results, plots and checks claims; all heavy
 computation happens in the rules upstream.
+
+What the reader gets (spdl.notebook): the parameters cell written readably (``cfg`` as YAML),
+every figure inline (spdl.figures.save_figure shows what it saves; the kernel keeps its inline
+backend), and an HTML page that needs no network (images embedded, math as MathML).
 """
 import os
 import sys
@@ -13,14 +17,17 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill as pm
-from nbconvert import HTMLExporter
 
 from spdl.io import atomic_path, write_text
+from spdl.notebook import notebook_html, register_readable_parameters
 
 smk = snakemake  # noqa: F821
 log = open(smk.log[0], "w")
 sys.stdout = sys.stderr = log
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+# the kernel draws inline even where the caller runs matplotlib headless (MPLBACKEND=Agg)
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
+register_readable_parameters()
 
 study = smk.params.study
 inputs = {k: str(v) for k, v in smk.input.items() if k not in ("notebook", "declarations")}
@@ -37,5 +44,4 @@ with atomic_path(ipynb) as tmp:
                         cwd=os.getcwd(), execution_timeout=smk.params.get("timeout", 1800),
                         log_output=True, progress_bar=False, stdout_file=log, stderr_file=log)
 source.unlink()
-html, _ = HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
-write_text(smk.output.html, html)
+write_text(smk.output.html, notebook_html(nbformat.read(ipynb, as_version=4)))

@@ -1,9 +1,13 @@
-"""Rule `scorecard`: gather results/claims/*.json into results/scorecard.{md,json}."""
+"""Rule `scorecard`: gather results/claims/*.json into results/scorecard.{md,json} and its HTML table."""
 import sys
 
 from spdl.claims import load_claims, write_scorecard
+from spdl.io import read_json, write_text
+from spdl.report import scorecard_html
 
-sys.stderr = sys.stdout = open(snakemake.log[0], "w")  # noqa: F821
-claims = load_claims(snakemake.input.claims)  # noqa: F821
-write_scorecard(claims, snakemake.output.md, snakemake.output.json)  # noqa: F821
+smk = snakemake  # noqa: F821
+sys.stderr = sys.stdout = open(smk.log[0], "w")
+claims = load_claims(smk.input.claims)
+write_scorecard(claims, smk.output.md, smk.output.json)
+write_text(smk.output.html, scorecard_html(read_json(smk.output.json)))
 print(f"{sum(c['passed'] for c in claims)} / {len(claims)} claims pass")

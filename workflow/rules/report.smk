@@ -1,0 +1,59 @@
+# The report's own pages, made after every study: the cost of the run (benchmarks_table) and the
+# summary on the report's front page (report_summary; workflow/report/workflow.rst includes it).
+# Included last by the Snakefile, when every rule and its benchmark pattern is known.
+
+REPORT_PAGES = [
+    "results/benchmarks.tsv",
+    "results/report/benchmarks.html",
+    "results/report/summary.html",
+]
+
+
+rule benchmarks_table:
+    input:
+        # after every study's jobs: the scorecard is made from all of them
+        "results/scorecard.json",
+    output:
+        tsv="results/benchmarks.tsv",
+        html=report(
+            "results/report/benchmarks.html",
+            caption="../report/benchmarks.rst",
+            category="Overview",
+            labels={"page": "benchmarks"},
+        ),
+    params:
+        # rule -> its benchmark file pattern, to name the rule of each benchmark file
+        patterns={r.name: str(r.benchmark) for r in workflow.rules if r.benchmark},
+    log:
+        "results/logs/benchmarks_table.log",
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/benchmarks_table.py"
+
+
+rule report_summary:
+    input:
+        scorecard="results/scorecard.json",
+        benchmarks="results/benchmarks.tsv",
+    output:
+        report(
+            "results/report/summary.html",
+            caption="../report/summary.rst",
+            category="Overview",
+            labels={"page": "summary (front page)"},
+        ),
+    log:
+        "results/logs/report_summary.log",
+    threads: 1
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=500,
+        runtime=5,
+    script:
+        "../scripts/report_summary.py"

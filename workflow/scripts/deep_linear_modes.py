@@ -36,5 +36,5 @@ result = train(arch, params, X, Y, steps=steps, lr=lr, loss="mse_sum",
                record_at=record_schedule(steps, 400), metrics=product, progress=log, device=dev)
 save_npz(smk.output[0], shat=shat, t=result.steps * lr, s=result.history["s"], eps=eps, lr=lr,
          curve_shat=np.asarray(p.shat, float), t_max=p.t_max,
-         diverged=result.diverged)
+         diverged=result.diverged, diverged_step=result.diverged_step)  # per mode: whether and when it blew up
 print(f"{E} modes, {steps} steps, diverged: {int(result.diverged.sum())}")

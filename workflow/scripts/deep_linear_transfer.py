@@ -4,6 +4,10 @@ Task A (rank 1, strength sbar_a) is trained alone, and jointly with task B
 (rank 1, strength sbar_b, separate outputs, input alignment q = v_A.v_B) through
 a shared hidden layer. Task A's data and noise are the same in both runs of a
 seed. Random orthogonal initialisation with product scale eps.
+
+Divergence is recorded per member: a joint run whose own member or whose task-A-alone partner
+diverged has no transfer (NaN), flagged in `diverged` (and `joint_diverged` / `alone_diverged`,
+with the step of the blow-up, -1 if none).
 """
 import numpy as np
 import torch
@@ -26,7 +30,8 @@ record = record_schedule(steps, 150)
 
 
 def min_test_a(tasks, n_out, init_seeds, label):
-    """Train one member per task; return min over recorded steps of task A's test error."""
+    """Train one member per task; return min over recorded steps of task A's test error (NaN for a
+    member that diverged: its history stops at the blow-up), and per member whether and when it diverged."""
     arch = MLP((n1, n2, n_out), activation="linear")
     params = init_params(arch, seeds=init_seeds, init_scale=np.sqrt(c["eps"]), scheme="orthogonal")
     Y = torch.tensor(np.stack([t["Yhat"] for t in tasks]), dtype=torch.float32).transpose(1, 2)
@@ -40,7 +45,8 @@ def min_test_a(tasks, n_out, init_seeds, label):
                    record_at=record, metrics=test_a, progress=log,
                    checkpoint=f"results/checkpoints/deep_linear/transfer_{label}.pt",
                    checkpoint_every=max(1, steps // 20), device=dev)
-    return np.nanmin(result.history["test_a"], axis=0), result.diverged
+    mins = np.where(result.diverged, np.nan, np.nanmin(result.history["test_a"], axis=0))
+    return mins, result.diverged, result.diverged_step
 
 
 alone_rows, alone_tasks, joint_rows, joint_tasks = [], [], [], []
@@ -56,12 +62,15 @@ for sa in c["sbar_a"]:
                 joint_tasks.append({"Yhat": np.vstack([pair["Yhat_a"], pair["Yhat_b"]]),
                                     "Wbar_a": pair["Wbar_a"]})
 
-alone_min, alone_div = min_test_a(alone_tasks, n3, [s for _, s in alone_rows], "alone")
-joint_min, joint_div = min_test_a(joint_tasks, 2 * n3, [s for *_, s in joint_rows], "joint")
-alone = dict(zip(alone_rows, alone_min))
-transfer = np.array([alone[(sa, seed)] - m for (sa, _, _, seed), m in zip(joint_rows, joint_min)])
+alone_min, alone_div, alone_step = min_test_a(alone_tasks, n3, [s for _, s in alone_rows], "alone")
+joint_min, joint_div, joint_step = min_test_a(joint_tasks, 2 * n3, [s for *_, s in joint_rows], "joint")
+alone = {row: i for i, row in enumerate(alone_rows)}
+partner = np.array([alone[(sa, seed)] for sa, _, _, seed in joint_rows])  # task A alone, same seed
+transfer = alone_min[partner] - joint_min  # NaN where either run diverged
 sa, sb, q, seed = (np.array(x) for x in zip(*joint_rows))
 save_npz(smk.output[0], sbar_a=sa.astype(float), sbar_b=sb.astype(float), q=q.astype(float), seed=seed,
-         transfer=transfer, joint_min=joint_min, alone_min=np.array([alone[(a, s)] for a, s in zip(sa, seed)]),
-         diverged=joint_div.any() | alone_div.any(), noise_var=noise_var)
-print(f"{len(alone_rows)} alone + {len(joint_rows)} joint members, {steps} steps")
+         transfer=transfer, joint_min=joint_min, alone_min=alone_min[partner],
+         diverged=joint_div | alone_div[partner], joint_diverged=joint_div, joint_diverged_step=joint_step,
+         alone_diverged=alone_div[partner], alone_diverged_step=alone_step[partner], noise_var=noise_var)
+print(f"{len(alone_rows)} alone + {len(joint_rows)} joint members, {steps} steps, diverged: "
+      f"{int(alone_div.sum())} alone, {int(joint_div.sum())} joint")

@@ -23,7 +23,7 @@ c = smk.params.cfg
 n1, n2, n3 = c["n1"], c["n2"], c["n3"]
 arch = MLP((n1, n2, n3), activation="linear")
 
-out = {"p_ratio": [], "effective_snr": [], "seed": [], "min_test": [], "diverged": []}
+out = {"p_ratio": [], "effective_snr": [], "seed": [], "min_test": [], "diverged": [], "diverged_step": []}
 for r in c["p_ratio"]:
     steps = int(round(c["t_max"] * np.sqrt(r) / c["lr"]))
     rows = [(snr, seed) for snr in c["effective_snr"] for seed in range(c["seeds"])]
@@ -47,9 +47,12 @@ for r in c["p_ratio"]:
     out["p_ratio"] += [r] * len(rows)
     out["effective_snr"] += [snr for snr, _ in rows]
     out["seed"] += [seed for _, seed in rows]
-    out["min_test"] += list(np.nanmin(result.history["test"], axis=0))
+    # a diverged member has no minimum: its history is NaN from the blow-up on, and what came before is not
+    # the minimum of a finished run
+    out["min_test"] += list(np.where(result.diverged, np.nan, np.nanmin(result.history["test"], axis=0)))
     out["diverged"] += list(result.diverged)
-    print(f"P/N1 = {r}: {len(rows)} members")
+    out["diverged_step"] += list(result.diverged_step)
+    print(f"P/N1 = {r}: {len(rows)} members, diverged: {int(result.diverged.sum())}")
 
 save_npz(smk.output[0], **{k: np.asarray(v) for k, v in out.items()}, n1=n1, n2=n2, n3=n3,
          eps=c["eps"], t_max=c["t_max"], seeds=c["seeds"], noise_std=smk.params.noise_std)

@@ -70,6 +70,9 @@ __all__ = [
     "aligned_init",
     "train_error",
     "test_error",
+    "member_minima",
+    "mean_curve",
+    "transfer_table",
 ]
 
 
@@ -595,3 +598,36 @@ def time_tolerant_log_distance(t, sim, t_fine, theory_fine, delta):
         window = window if window.size else ln_th[[np.argmin(np.abs(t_fine - ti))]]
         out[i] = np.min(np.abs(yi - window))
     return out
+
+
+# ---------------------------------------------------------------------------
+# Divergence: an outcome per member, never data
+# ---------------------------------------------------------------------------
+
+
+def member_minima(t, curves, diverged):
+    """``(min, t_opt)`` over time of every member's curve (columns of ``curves``, shape (R, E));
+    NaN for a member that diverged (its curve stops at the blow-up, and what came before is not
+    the minimum of a finished run)."""
+    curves = np.asarray(curves, dtype=float)
+    diverged = np.asarray(diverged, dtype=bool)
+    mins = np.where(diverged, np.nan, np.min(np.where(diverged, 0.0, curves), axis=0))
+    t_opt = np.where(diverged, np.nan, np.asarray(t, dtype=float)[np.argmin(np.where(diverged, 0.0, curves), axis=0)])
+    return mins, t_opt
+
+
+def mean_curve(curves, diverged):
+    """Mean over the members that did not diverge (NaN everywhere when all did)."""
+    curves = np.asarray(curves, dtype=float)
+    ok = ~np.asarray(diverged, dtype=bool)
+    return curves[:, ok].mean(1) if ok.any() else np.full(curves.shape[0], np.nan)
+
+
+def transfer_table(runs, keys=("sbar_a", "sbar_b", "q")):
+    """Mean and s.e.m. of the transfer per condition over the runs that did not diverge, with the
+    number of runs ``n`` and of diverged runs ``n_diverged`` (a condition whose runs all diverged
+    has a NaN mean). ``runs``: a DataFrame with the columns ``keys``, ``transfer``, ``diverged``."""
+    keys = list(keys)
+    counts = runs.groupby(keys).agg(n=("transfer", "size"), n_diverged=("diverged", "sum"))
+    stats = runs[~runs.diverged.astype(bool)].groupby(keys).transfer.agg(["mean", "sem"])
+    return counts.join(stats).reset_index()[keys + ["mean", "sem", "n", "n_diverged"]]

@@ -1,0 +1,138 @@
+"""Divergence is an outcome per member: never plotted as data, never a passing claim.
+
+Fast tests run the studies' helpers on small synthetic results with a diverged member; the slow ones
+run a study end to end (snakemake, in a copy of the project under a temporary folder) at a tiny config
+with a learning rate too large for some members, then check the results files, the figure data and the
+claims (and the scorecard built from them).
+"""
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from spdl.claims import load_claims, write_scorecard
+from spdl.studies import deep_linear as dl
+
+PROJECT = ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src")
+
+
+def copy_project(root, dest):
+    for name in PROJECT:
+        src = root / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
+
+
+def run_study(work, study, config: dict):
+    (work / "tiny.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    run = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--configfile=tiny.yaml", study],
+                         cwd=work, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
+    return {c["id"]: c for c in json.loads((work / f"results/claims/{study}.json").read_text())["claims"]}
+
+
+def assert_scorecard_says_diverged(work, study, ids):
+    claims = load_claims([work / f"results/claims/{study}.json"])
+    write_scorecard(claims, work / "card.md", work / "card.json")
+    card = json.loads((work / "card.json").read_text())
+    assert card["studies"][study]["diverged"] == len(ids)
+    md = (work / "card.md").read_text()
+    for i in ids:
+        line = next(x for x in md.splitlines() if f"`{i}`" in x)
+        assert "**DIVERGED**" in line and "a run it depends on diverged" in line, line
+
+
+# ----------------------------------------------------------------------------------------------- deep_linear
+def test_member_minima_ignore_what_came_before_a_blow_up():
+    t = np.arange(5.0)
+    curves = np.array([[1.0, 1.0], [0.5, 0.2], [0.4, np.nan], [0.6, np.nan], [0.7, np.nan]])  # member 1 blew up
+    mins, t_opt = dl.member_minima(t, curves, [False, True])
+    assert mins[0] == 0.4 and t_opt[0] == 2.0
+    assert np.isnan(mins[1]) and np.isnan(t_opt[1])  # not the 0.2 reached before the blow-up
+    assert np.array_equal(dl.mean_curve(curves, [False, True]), curves[:, 0])
+    assert np.isnan(dl.mean_curve(curves, [True, True])).all()
+
+
+def test_transfer_table_counts_diverged_runs_and_keeps_them_out_of_the_mean():
+    runs = pd.DataFrame(dict(sbar_a=[1.0] * 4 + [100.0] * 2, sbar_b=[3.0] * 6, q=[0.0, 0.0, 1.0, 1.0, 0.0, 0.0],
+                             transfer=[0.1, 0.3, 0.5, np.nan, np.nan, np.nan],
+                             diverged=[False, False, False, True, True, True]))
+    agg = dl.transfer_table(runs).set_index(["sbar_a", "q"])
+    assert agg.loc[(1.0, 0.0), "mean"] == pytest.approx(0.2) and agg.loc[(1.0, 0.0), "n_diverged"] == 0
+    assert agg.loc[(1.0, 1.0), "mean"] == 0.5 and agg.loc[(1.0, 1.0), "n_diverged"] == 1
+    assert np.isnan(agg.loc[(100.0, 0.0), "mean"]) and agg.loc[(100.0, 0.0), "n"] == 2  # all diverged: no number
+
+
+DEEP_LINEAR_TINY = {
+    "scale": "quick",
+    "deep_linear": {
+        "modes": {"shat": [1, 30], "wave_shat": {"min": 0.5, "max": 4.0, "n": 4}, "wave_times": [0.5, 1],
+                  "eps": 1.0e-3, "lr": 0.1, "t_max": 2.0},  # lr 0.1 is unstable for shat = 30
+        "spectrum": {"example": {"n1": 20, "aspect": 0.5, "sbar": [3, 2], "seed": 0}, "n1": 20, "aspects": [0.5],
+                     "sbar": {"min": 0.5, "max": 3.0, "n": 3}, "seeds": 2},
+        "dynamics": {"n1": 12, "n2": 6, "n3": 6, "snr": [2, 8], "seeds": 2, "n_records": 20,
+                     "depths": [{"hidden_layers": 1, "eps": 1.0e-3, "lr": 0.06, "t_max": 4.0},
+                                {"hidden_layers": 3, "eps": 1.0e-3, "lr": 1.0e-2, "t_max": 4.0}]},
+        "transfer": {"n1": 12, "n3_per_task": 6, "n2": 6, "eps": 1.0e-3, "lr": 0.05, "t_max": 2.0, "seeds": 2,
+                     "q": [0.0, 1.0], "sbar_a": [0.84, 3.0, 100.0], "sbar_b": [3.0, 10.0]},
+        "varying_p": {"n1": 10, "n2": 5, "n3": 5, "p_ratio": [1, 2], "effective_snr": [1.0, 20.0], "lr": 0.1,
+                      "t_max": 8.0, "seeds": 2},
+        "optimum": {"snr": {"min": 0.5, "max": 8.0, "n": 5}},
+    },
+}
+
+
+@pytest.mark.slow  # reason: a snakemake run of the whole study (about a minute on 2 cores)
+def test_deep_linear_diverged_members_are_outcomes(root, tmp_path):
+    work = copy_project(root, tmp_path)
+    claims = run_study(work, "deep_linear", DEEP_LINEAR_TINY)
+    res = {n: np.load(work / f"results/deep_linear/{n}.npz")
+           for n in ("modes", "dynamics_h1", "dynamics_h3", "transfer", "varying_p")}
+    figs = work / "results/figures/deep_linear"
+
+    # which claims each diverged member makes fail; derived from the recorded flags, per member
+    expect = set()
+    if res["modes"]["diverged"].any():
+        expect.add("mode_dynamics_match_ode")
+        assert pd.read_csv(figs / "fig1_mode_dynamics.csv").diverged.any()
+    for h in (1, 3):
+        d = res[f"dynamics_h{h}"]
+        div, ta = d["diverged"].astype(bool), d["init"] == "aligned"
+        assert (d["diverged_step"] >= 0).sum() == div.sum()
+        if div[ta].any():
+            expect |= {f"h{h}_{c}" for c in ("test_follows_theory", "train_follows_theory", "test_rises_after_minimum",
+                                            "train_monotone")}
+            if h == 1:
+                expect |= {"nongradient_beats_gd", "nongradient_margin_only_several_modes",
+                           "nongradient_gap_matches_theory"}
+        if div.any():
+            expect |= {f"h{h}_random_same_min_test", f"h{h}_random_stops_later"}
+            csv = pd.read_csv(figs / f"fig{3 if h == 1 else 4}_dynamics_{h}hidden.csv")
+            assert csv.n_diverged.max() > 0
+    tr = res["transfer"]
+    assert tr["diverged"].shape == tr["transfer"].shape  # one flag per run, not one for the sweep
+    assert np.isnan(tr["transfer"][tr["diverged"]]).all() and np.isfinite(tr["transfer"][~tr["diverged"]]).all()
+    assert tr["diverged"].any() and not tr["diverged"].all()
+    if tr["diverged"][tr["sbar_a"] == tr["sbar_a"].max()].any():
+        expect.add("transfer_strong_negligible")
+    fig5 = pd.read_csv(figs / "fig5_transfer.csv")
+    assert fig5.n_diverged.sum() == tr["diverged"].sum()
+    assert fig5[fig5.n_diverged == fig5.n]["mean"].isna().all()  # a condition whose runs all diverged: no point
+    vp = res["varying_p"]
+    if vp["diverged"].any():
+        expect |= {"varying_p_collapse", "varying_p_on_theory"}
+        assert np.isnan(vp["min_test"][vp["diverged"].astype(bool)]).all()
+        assert pd.read_csv(figs / "fig6_varying_p.csv").n_diverged.sum() == vp["diverged"].sum()
+
+    # the tiny config diverges in every kind of run; each of those claims fails as diverged, none passes
+    assert {"mode_dynamics_match_ode", "transfer_strong_negligible", "varying_p_collapse",
+            "h1_random_same_min_test"} <= expect
+    got = {i for i, c in claims.items() if c["status"] == "diverged"}
+    assert got == expect, (sorted(got - expect), sorted(expect - got))
+    assert not any(claims[i]["passed"] for i in expect)
+    assert_scorecard_says_diverged(work, "deep_linear", sorted(expect))

@@ -196,3 +196,204 @@ def test_shipped_configs_are_valid(root, scale):
     files = [root / "config" / "config.yaml"] + ([root / "config" / f"{scale}.yaml"] if scale != "default" else [])
     cfg = load_config(files, root / "workflow" / "schemas")
     assert sc.check_config(cfg["stochastic_collapse"]) == []
+    assert sc.check_config(cfg["stochastic_collapse"], cfg["data"]) == []  # data-size checks of the deep sweep
+
+
+# ---------------------------------------------------------------- deep networks (Fig. 4): metric, nets, training
+def _pairwise_reference(v, vanish=0.1, identical=0.1):
+    """The metric written out directly: drop vanishing rows, then greedy grouping by decreasing norm."""
+    norms = np.linalg.norm(v, axis=1)
+    reps = []
+    for j in np.argsort(-norms, kind="stable"):
+        if norms[j] / norms.max() < vanish:
+            continue
+        if not any(2 * np.sum((v[j] - v[r]) ** 2) / (norms[j] ** 2 + norms[r] ** 2) < identical for r in reps):
+            reps.append(j)
+    return len(reps)
+
+
+def test_independent_count_vanishing_duplicates_and_sign():
+    a, b = np.array([3.0, 0.0, 4.0, 0.0]), np.array([0.0, 2.0, 0.0, 1.0])
+    v = np.stack([a, a * 1.01, b, -a, 0.05 * a, np.zeros(4)])  # duplicate, other, sign flip, 2 vanishing
+    frac, groups, vanished = sc.independent_count(v)
+    assert (groups, vanished) == (3, 2)  # {a, 1.01 a}, {b}, {-a}; 0.05 a (1% of max) and 0 vanish
+    assert frac == pytest.approx(3 / 6)
+    # thresholds: 0.05 a is kept at vanish 0.01; a and 1.1 a (distance 2 * 0.01 / 2.21 = 0.009) merge only below 0.009
+    assert sc.independent_count(v, vanish=0.04)[1:] == (4, 1)
+    assert sc.independent_count(np.stack([a, 1.1 * a]), identical=0.005)[1] == 2
+    assert sc.independent_count(np.stack([a, 1.1 * a]), identical=0.01)[1] == 1
+    assert sc.independent_count(np.zeros((4, 3)))[1:] == (0, 4)
+    assert np.isnan(sc.independent_count(np.array([[1.0, np.nan], [1.0, 2.0]]))[0])
+
+
+def test_independent_count_matches_direct_pairwise_loop():
+    rng = np.random.default_rng(1)
+    centres = rng.standard_normal((6, 20))
+    v = np.concatenate([centres[rng.integers(0, 6, 40)] + 0.15 * rng.standard_normal((40, 20)),
+                        0.05 * rng.standard_normal((8, 20)), rng.standard_normal((12, 20))])
+    for ident in (0.02, 0.1, 0.3):
+        assert sc.independent_count(v, 0.1, ident)[1] == _pairwise_reference(v, 0.1, ident)
+
+
+def test_neuron_vectors_conv_and_linear_layout():
+    rng = np.random.default_rng(2)
+    w_in, b_in, w_out = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4), rng.standard_normal((5, 4, 3, 3))
+    v = sc.neuron_vectors(w_in, b_in, w_out)
+    assert v.shape == (4, 27 + 1 + 45)
+    np.testing.assert_array_equal(v[2], np.concatenate([w_in[2].ravel(), [b_in[2]], w_out[:, 2].ravel()]))
+    fc = rng.standard_normal((7, 4))  # a linear layer reading the 4 channels at 1x1 (VGG's fc14)
+    np.testing.assert_array_equal(sc.neuron_vectors(w_in, None, fc)[1], np.concatenate([w_in[1].ravel(), fc[:, 1]]))
+    # two channels with the same kernel, bias and outgoing weights count once
+    w_in[3], b_in[3], w_out[:, 3] = w_in[0], b_in[0], w_out[:, 0]
+    assert sc.independent_count(sc.neuron_vectors(w_in, b_in, w_out))[1] == 3
+
+
+@pytest.mark.parametrize("arch, n_layers, n_params", [("vgg16", 15, 15_245_130), ("resnet18", 17, 11_173_962)])
+def test_convnets_forward_shapes_and_layers(one_thread, arch, n_layers, n_params):
+    model = sc.build_model(arch, seed=0)
+    assert sum(p.numel() for p in model.parameters()) == n_params
+    out = model(torch.zeros(2, 3, 32, 32))
+    assert out.shape == (2, 10)
+    layers = sc.network_layers(model)
+    assert len(layers) == n_layers
+    assert layers[0][1].shape[:2] == (64, 3) and layers[-1][3].shape == (10, 512)
+    lf = sc.layer_fractions(layers)
+    assert (lf["fraction"] == 1).all() and (lf["vanished"] == 0).all()  # random init: every neuron independent
+    again = sc.build_model(arch, seed=0)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters()))
+
+
+def test_label_noise_is_drawn_afresh_at_every_draw():
+    d = sc.LabelNoiseDraws(4, 4, [0.0, 0.5], batch_seeds=[1, 1], noise_seeds=[2, 2])
+    draws = [d.next() for _ in range(200)]
+    idx = [x[0] for x in draws]
+    noise = torch.stack([x[1] for x in draws])  # (steps, E, B, C)
+    assert (noise[:, 0] == 0).all()  # sigma 0: no noise
+    assert all(torch.equal(i[0], i[1]) for i in idx)  # the same batches whatever sigma
+    # every step sees every sample (batch = n) with new noise: no two steps share a sample's noise
+    by_sample = torch.stack([noise[k, 1][torch.argsort(idx[k][1])] for k in range(200)])  # (steps, n, C)
+    assert not torch.isclose(by_sample[1:], by_sample[:-1]).all(-1).any()
+    assert by_sample.std().item() == pytest.approx(0.5, rel=0.05)
+    assert abs(by_sample.mean().item()) < 0.03
+    targets = sc.noisy_targets(torch.tensor([2, 0]), torch.zeros(2, 3))
+    np.testing.assert_array_equal(targets.numpy(), [[0, 0, 1], [1, 0, 0]])
+
+
+def test_soft_cross_entropy_is_the_authors_loss():
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(6, 10, generator=g), torch.randint(0, 10, (6,), generator=g)
+    clean = sc.noisy_targets(labels, torch.zeros(6, 10))
+    assert sc.soft_cross_entropy(logits, clean).item() == pytest.approx(
+        torch.nn.functional.cross_entropy(logits, labels).item(), rel=1e-6)
+    T = sc.noisy_targets(labels, 0.5 * torch.randn(6, 10, generator=g))
+    ce = -(T * torch.log_softmax(logits, -1)).sum()
+    assert sc.soft_cross_entropy(logits, T).item() == pytest.approx((ce / T.sum()).item(), rel=1e-6)
+    assert sc.soft_cross_entropy(logits, T, target_mass_norm=False).item() == pytest.approx((ce / 6).item(), rel=1e-6)
+
+
+def test_mlp_member_equals_network_trained_alone_with_torch_sgd(one_thread):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((40, 6)), rng.integers(0, 10, 40)
+    widths, kw = (6, 8, 5, 10), dict(batch=8, steps=30, momentum=0.9, weight_decay=5e-3, warmup_steps=5)
+    params = [p.double() for p in sc.mlp_init(widths, [11, 12, 13])]
+    out = sc.train_mlp_ensemble(params, x, y, lr=[0.05, 0.2, 0.1], label_noise=[0.0, 0.3, 0.2],
+                                batch_seeds=[1, 2, 3], noise_seeds=[4, 5, 6], **kw)
+    assert (out["diverged_step"] == -1).all()
+    model = sc.build_model("mlp", 12, widths=widths).double()
+    for l, fc in enumerate(model.fcs):  # the same initial network
+        assert torch.equal(fc.weight, sc.mlp_init(widths, [12])[2 * l][0].double())
+    alone = sc.train_network(model, x, y, lr=0.2, label_noise=0.3, seeds={"batch": 2, "noise": 5}, **kw)
+    assert alone["diverged_step"][0] == -1
+    for l, fc in enumerate(model.fcs):
+        np.testing.assert_allclose(fc.weight.detach().numpy(), params[2 * l][1].numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(fc.bias.detach().numpy(), params[2 * l + 1][1].numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(alone["loss_curve"][:, 0], out["loss_curve"][:, 1], rtol=1e-10)
+    # a member trained alone in the batched loop is the same network (same draws)
+    solo = [p.double() for p in sc.mlp_init(widths, [12])]
+    sc.train_mlp_ensemble(solo, x, y, lr=[0.2], label_noise=[0.3], batch_seeds=[2], noise_seeds=[5], **kw)
+    for p, q in zip(solo, params):
+        torch.testing.assert_close(p[0], q[1], rtol=1e-10, atol=1e-12)  # batched matmuls: rounding only
+
+
+def test_deep_training_flags_divergence_and_learns(one_thread):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((64, 5)).astype(np.float32)
+    y = (x[:, 0] > 0).astype(np.int64)
+    params = sc.mlp_init((5, 16, 10), [1, 1])
+    out = sc.train_mlp_ensemble(params, x, y, lr=[0.1, 1e4], label_noise=0.0, batch_seeds=[1, 1], noise_seeds=[2, 2],
+                                batch=16, steps=200, n_records=4)
+    assert out["diverged_step"][0] == -1 and out["diverged_step"][1] >= 0
+    assert torch.isnan(params[0][1]).all() and np.isnan(out["loss_curve"][-1, 1])
+    acc, _ = sc.evaluate(lambda c: sc.mlp_forward(params, c), torch.as_tensor(x), torch.as_tensor(y))
+    assert acc[0] > 0.9 and np.isnan(acc[1])
+    model = sc.build_model("mlp", 1, widths=(5, 16, 10))
+    res = sc.train_network(model, x, y, lr=1e4, label_noise=0.0, seeds={"batch": 1, "noise": 2}, batch=16, steps=200,
+                           n_records=4)
+    assert res["diverged_step"][0] >= 0 and all(torch.isnan(p).all() for p in model.parameters())
+
+
+def test_augment_batch_crops_and_flips():
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.float32).reshape(2, 3, 4, 4)
+    same = sc.augment_batch(x, torch.tensor([[4, 4], [4, 4]]), torch.tensor([False, True]))
+    assert torch.equal(same[0], x[0]) and torch.equal(same[1], x[1].flip(-1))
+    shifted = sc.augment_batch(x, torch.tensor([[0, 0], [8, 8]]), torch.tensor([False, False]))
+    fill = -torch.tensor(sc.CIFAR10_MEAN) / torch.tensor(sc.CIFAR10_STD)
+    assert torch.allclose(shifted[0, :, 0, 0], fill) and torch.equal(shifted[1, :, 3, 3], fill)  # all padding
+    out = sc.augment_batch(x, torch.tensor([[2, 3], [4, 4]]), torch.tensor([False, False]))
+    assert torch.equal(out[0, :, 2:, 1:], x[0, :, :2, :3])  # shifted down 2, right 1
+
+
+def test_deep_inputs_pool_and_normalise():
+    x = np.random.default_rng(0).random((3, 784)).astype(np.float32)
+    pooled = sc.deep_inputs(x, "mnist5k", "mlp", 2)
+    assert pooled.shape == (3, 196)
+    assert pooled[1, 0] == pytest.approx(x[1].reshape(28, 28)[:2, :2].mean(), rel=1e-6)
+    c = np.full((2, 3 * 32 * 32), 0.5, np.float32)
+    img = sc.deep_inputs(c, "cifar10", "vgg16")
+    assert img.shape == (2, 3, 32, 32)
+    assert img[0, 1, 5, 5] == pytest.approx((0.5 - sc.CIFAR10_MEAN[1]) / sc.CIFAR10_STD[1], rel=1e-6)
+
+
+def _deep_cfg(**over):
+    d = {"arch": "mlp", "dataset": "mnist5k", "mlp": {"widths": [8], "activation": "gelu", "downsample": 2},
+         "lr": [0.1, 0.2], "label_noise": [0.0, 0.5, 1.0], "seeds": 2, "seed": 0, "batch": 32, "steps": 100,
+         "momentum": 0.9, "weight_decay": 0.0, "warmup_steps": 10, "augment": False, "target_mass_norm": True,
+         "n_records": 5, "members_per_job": 5}
+    d.update(over)
+    return d
+
+
+def test_deep_members_and_jobs():
+    members = sc.deep_members(_deep_cfg(arch=["mlp", "vgg16"]))
+    assert len(members) == 2 * 2 * 3 * 2
+    jobs = sc.deep_jobs(_deep_cfg(arch=["mlp", "vgg16"]))
+    assert jobs == [f"mlp_{k}" for k in range(3)] + [f"vgg16_{k}" for k in range(3)]  # 12 per arch, 5 per job
+    assert all(m["job"].startswith(m["arch"] + "_") for m in members)
+    assert {(m["i"], m["j"], m["r"]) for m in members if m["arch"] == "vgg16"} == {
+        (i, j, r) for i in range(2) for j in range(3) for r in range(2)}
+    s0, s1 = sc.deep_seeds(_deep_cfg(), "mlp", 0), sc.deep_seeds(_deep_cfg(), "mlp", 1)
+    assert len(set(s0.values()) | set(s1.values())) == 8
+
+
+@pytest.mark.parametrize("over, key", [
+    ({"arch": "vgg16"}, "deep.arch"),
+    ({"arch": ["resnet18", "mlp"], "dataset": "mnist"}, "deep.arch"),
+    ({"mlp": {"widths": [8], "activation": "gelu", "downsample": 3}}, "deep.mlp.downsample"),
+    ({"dataset": "mnist1d"}, "deep.mlp.downsample"),
+    ({"augment": True}, "deep.augment"),
+    ({"warmup_steps": 101}, "deep.warmup_steps"),
+    ({"n_records": 101}, "deep.n_records"),
+    ({"batch": 4001}, "deep.batch"),
+])
+def test_check_deep_flags_bad_settings(over, key):
+    data = {"mnist5k": {"test_fraction": 0.2, "split_seed": 0}, "mnist": {"path": None}, "cifar10": {"path": None}}
+    msgs = sc.check_deep(_deep_cfg(**over), data)
+    assert any(m.startswith(f"stochastic_collapse.{key}") for m in msgs), msgs
+
+
+def test_check_deep_data_paths(tmp_path):
+    cfg = _deep_cfg(arch="vgg16", dataset="cifar10", augment=True)
+    assert sc.check_deep(cfg, {"cifar10": {"path": None}}) == []  # null: the data job names the key
+    assert sc.check_deep(cfg, {"cifar10": {"path": str(tmp_path)}}) == []
+    msgs = sc.check_deep(cfg, {"cifar10": {"path": str(tmp_path / "absent")}})
+    assert len(msgs) == 1 and msgs[0].startswith("stochastic_collapse.deep.dataset")

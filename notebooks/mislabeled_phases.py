@@ -27,6 +27,11 @@
 # truth). Time $t$ = SGD steps [design: the spec does not say whether the paper's time axis is
 # steps or epochs; steps is the time of the SGD dynamics]. Every run lasts the same number of
 # *epochs* of its own data set.
+#
+# Outcomes, not crashes: a run that diverged (recorded per member by the rules) has no phases and is
+# left out of every curve, diagram and number, each figure says how many diverged, and a claim that
+# depends on one fails with status *diverged*; a transition a claim needs that is not found makes the
+# claim fail with status *missing* and the reason.
 
 # %% tags=["parameters"]
 inputs = {}
@@ -93,17 +98,38 @@ def runs(r, members=None):
     return d["steps"], {k: v[:, m] for k, v in d.items() if getattr(v, "ndim", 0) == 2}
 
 
+def alive(r):
+    """Which of the main seeds at rho r did not diverge (the only ones drawn and measured)."""
+    return ~sweeps[r]["diverged"][:S].astype(bool)
+
+
+def note_diverged(ax, n_div, n, what="runs"):
+    if n_div:
+        ax.text(0.02, 0.02, f"{n_div} of {n} {what} diverged (not shown)", transform=ax.transAxes, color="C3",
+                fontsize=8, va="bottom", bbox=dict(facecolor="white", alpha=0.85, lw=0), zorder=10)
+
+
 rows = []
+NO_PHASES = dict(t_I=np.nan, t_III=np.nan, t_IV=np.nan)
 for r in RHO:
     d = sweeps[r]
     for e in range(len(d["seed"])):
-        times = mp.detect_phases(d["steps"], d["acc_cor"][:, e], d["acc_mis"][:, e], **PHASES)
-        t_a = mp.alignment_transition(d["steps"], d["align"][:, e]) if e < S else np.nan
+        div = bool(d["diverged"][e])  # a diverged run has no phases: its curves stop at the blow-up
+        times = NO_PHASES if div else mp.detect_phases(d["steps"], d["acc_cor"][:, e], d["acc_mis"][:, e], **PHASES)
+        t_a = mp.alignment_transition(d["steps"], d["align"][:, e]) if e < S and not div else np.nan
         rows.append(dict(rho=r, seed=int(d["seed"][e]), weight_decay=float(d["weight_decay"][e]), main=e < S,
-                         member=e, t_A=t_a, **times, t_end=float(d["steps"][-1]),
-                         phase_end=int(mp.phase_at([d["steps"][-1]], times)[0]), test_end=d["acc_test"][-1, e]))
-phases = pd.DataFrame(rows)
+                         member=e, diverged=div, t_A=t_a, **times, t_end=float(d["steps"][-1]),
+                         phase_end=-1 if div else int(mp.phase_at([d["steps"][-1]], times)[0]),
+                         test_end=d["acc_test"][-1, e]))
+all_runs = pd.DataFrame(rows)
+phases = all_runs[~all_runs.diverged]  # the runs that did not diverge: every number below is theirs
 main = phases[phases.main]
+# claims that depend on a diverged run fail as diverged: rho = 0 (Fig. 2), rho > 0 main seeds (Figs. 1, 3, 5),
+# every run at rho > 0 (the control diagram, Fig. 4)
+DIV_0 = bool(all_runs[all_runs.main & (all_runs.rho == 0)].diverged.any())
+DIV_POS = bool(all_runs[all_runs.main & (all_runs.rho > 0)].diverged.any())
+DIV_CONTROL = bool(all_runs[all_runs.rho > 0].diverged.any())
+print(f"diverged runs: {int(all_runs.diverged.sum())} of {len(all_runs)}")
 summary = main.groupby("rho")[["t_A", "t_I", "t_III", "t_IV"]].agg(["mean", "std"])
 summary
 
@@ -133,13 +159,15 @@ fig, axes = plt.subplots(1, len(curves_rho), figsize=(4.2 * len(curves_rho), 3.6
 data = []
 for ax, r in zip(np.atleast_1d(axes), curves_rho):
     t, c = runs(r)
-    ok = t > 0
+    ok, live = t > 0, alive(r)
     for key, label in [("acc_cor", "correct subset"), ("acc_mis", "mislabeled subset"), ("acc_test", "test")]:
-        if np.isnan(c[key]).all():
+        if np.isnan(c[key]).all() or not live.any():
             continue
-        line, = ax.plot(t[ok], c[key][ok].mean(1), label=label)
-        ax.fill_between(t[ok], c[key][ok].min(1), c[key][ok].max(1), color=line.get_color(), alpha=0.25)
-        data += [dict(rho=r, step=s, curve=key, seed=k, value=v) for i, s in enumerate(t) for k, v in enumerate(c[key][i])]
+        line, = ax.plot(t[ok], c[key][ok][:, live].mean(1), label=label)
+        ax.fill_between(t[ok], c[key][ok][:, live].min(1), c[key][ok][:, live].max(1), color=line.get_color(), alpha=0.25)
+        data += [dict(rho=r, step=s, curve=key, seed=k, value=v, diverged=not live[k])
+                 for i, s in enumerate(t) for k, v in enumerate(c[key][i])]
+    note_diverged(ax, int((~live).sum()), S)
     shade(ax, median_times(r), t[-1])
     ax.set(xscale="log", xlabel="SGD steps $t$", title=f"$\\rho$ = {r:g}")
 np.atleast_1d(axes)[0].set_ylabel("accuracy")
@@ -163,10 +191,11 @@ for _, p in main[main.rho > 0].iterrows():
     if (ph == 1).any() and (ph == 3).any():
         drops.append(dict(rho=p.rho, seed=p.seed, peak_II=c["acc_test"][ph == 1, p.member].max(),
                           plateau_IV=c["acc_test"][ph == 3, p.member].mean()))
-drops = pd.DataFrame(drops)
+drops = pd.DataFrame(drops, columns=["rho", "seed", "peak_II", "plateau_IV"])
 drops["drop"] = drops.peak_II - drops.plateau_IV
 print(drops.groupby("rho")[["peak_II", "plateau_IV", "drop"]].mean().round(3))
-claims.check("test_peak_II_above_plateau_IV", drops["drop"].mean())
+claims.check("test_peak_II_above_plateau_IV", drops["drop"].mean() if len(drops) else None, diverged=DIV_POS,
+             reason="" if len(drops) else "no run (rho > 0) with both a phase II and a phase IV found")
 claims.table("fig1_learning_curves")
 
 # %% [markdown]
@@ -187,18 +216,21 @@ for col, r in enumerate([0.0, r_show]):
     t, c = runs(r)
     ok = t > 0
     mt = median_times(r)
+    live = alive(r)
     for row, (key, label) in enumerate(panels):
         ax = axes[row, col]
-        for e in range(S):
+        for e in np.flatnonzero(live):
             ax.plot(t[ok], c[key][ok, e], color=f"C{e}", lw=1)
             if key == "gnorm":
                 ax.plot(t[ok], c["gnorm_full"][ok, e], color=f"C{e}", lw=1, ls=":")
-            data += [dict(rho=r, step=s, quantity=key, seed=e, value=v) for s, v in zip(t, c[key][:, e])]
+        data += [dict(rho=r, step=s, quantity=key, seed=e, value=v, diverged=not live[e])
+                 for e in range(S) for s, v in zip(t, c[key][:, e])]
+        note_diverged(ax, int((~live).sum()), S)
         if key in ("gnorm", "ratio"):
             ax.set_yscale("log")
         if key == "ratio" and r > 0:
             ax.axhline(1, color="k", lw=0.6)
-        if np.isfinite(mt["t_A"]):
+        if np.isfinite(mt.get("t_A", np.nan)):
             ax.axvline(mt["t_A"], color="k", ls="--", lw=1)
         shade(ax, mt if r > 0 else dict(t_I=mt["t_A"], t_III=np.nan, t_IV=np.nan), t[-1])
         ax.set(xscale="log", ylabel=label)
@@ -220,16 +252,21 @@ save_figure(fig, pd.DataFrame(data), figdir, "fig2_order_parameters")
 
 # %%
 sharp = []
-for e in range(S):
+for e in np.flatnonzero(alive(0.0)):
     t, c = runs(0.0)
     t_a = main[(main.rho == 0) & (main.member == e)].t_A.item()
     a_b, a_a = mp.window_ratio(t, c["align"][:, e], t_a, decades=0.5)
     g_b, g_a = mp.window_ratio(t, c["gnorm"][:, e], t_a, decades=0.5)
     sharp.append(dict(seed=e, t_A=t_a, align_before=a_b, align_after=a_a, gnorm_before=g_b, gnorm_after=g_a))
-sharp = pd.DataFrame(sharp)
+sharp = pd.DataFrame(sharp, columns=["seed", "t_A", "align_before", "align_after", "gnorm_before", "gnorm_after"])
 print(sharp.round(3))
-claims.check("rho0_alignment_drops_sharply", (1 - sharp.align_after / sharp.align_before).mean())
-claims.check("rho0_gradient_amplitude_drops", (sharp.gnorm_before / sharp.gnorm_after).mean())
+no_t_a = sharp.seed[~np.isfinite(sharp.t_A)].tolist()
+why = f"alignment transition t_A not found at rho = 0 (seeds {no_t_a})" if no_t_a else \
+    "" if len(sharp) else "no run at rho = 0 left (all diverged)"
+claims.check("rho0_alignment_drops_sharply", None if why else (1 - sharp.align_after / sharp.align_before).mean(),
+             diverged=DIV_0, reason=why)
+claims.check("rho0_gradient_amplitude_drops", None if why else (sharp.gnorm_before / sharp.gnorm_after).mean(),
+             diverged=DIV_0, reason=why)
 claims.table("fig2_order_parameters")
 
 # %% [markdown]
@@ -252,6 +289,9 @@ dr = np.diff(RHO).min()
 data = []
 for r in RHO:
     t = sweeps[r]["steps"]
+    if not alive(r).any():  # every seed at this rho diverged: a blank row
+        ax.text(np.sqrt(t[1] * t[-1]), r, f"all {S} runs diverged", ha="center", va="center", fontsize=8, color="C3")
+        continue
     ph = np.stack([mp.phase_at(t, p) for _, p in main[main.rho == r].iterrows()])
     maj = np.array([np.bincount(col, minlength=4).argmax() for col in ph.T])
     ok = t > 0
@@ -265,12 +305,14 @@ for key, m in mk.items():  # t_A only at rho = 0: for rho > 0 the alignment rise
     ax.errorbar(g["mean"], g.index, xerr=g["std"], fmt=m, color="k", ms=5, capsize=2,
                 label={"t_A": "$t_A$ (alignment)"}.get(key, f"${key[0]}_{{{key[2:]}}}$"))
 ax.set(xscale="log", xlabel="SGD steps $t$", ylabel="$\\rho$")
+note_diverged(ax, int(all_runs[all_runs.main].diverged.sum()), int(all_runs.main.sum()))
 handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PH_COLORS]
 leg = ax.legend(handles, ["I", "II", "III", "IV"], title="phase", loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.add_artist(leg)
 ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False)
-save_figure(fig, pd.DataFrame(data).merge(main[["rho", "seed", "t_A", "t_I", "t_III", "t_IV"]], on="rho"),
-            figdir, "fig3_phase_diagram")
+save_figure(fig, pd.DataFrame(data, columns=["rho", "step", "phase"]).merge(
+    all_runs[all_runs.main][["rho", "seed", "diverged", "t_A", "t_I", "t_III", "t_IV"]], on="rho", how="right"),
+    figdir, "fig3_phase_diagram")
 
 # %% [markdown]
 # **Claim: four phases at every $\rho > 0$.** Measured: the fraction of runs ($\rho>0$, seeds,
@@ -282,7 +324,7 @@ save_figure(fig, pd.DataFrame(data).merge(main[["rho", "seed", "t_A", "t_I", "t_
 pos = main[main.rho > 0]
 four = (pos.t_I < pos.t_III) & (pos.t_III < pos.t_IV)
 print(pos[["rho", "seed", "t_A", "t_I", "t_III", "t_IV"]].to_string(index=False))
-claims.check("four_phases_at_rho_positive", four.mean())
+claims.check("four_phases_at_rho_positive", four.mean(), diverged=DIV_POS)
 
 # %% [markdown]
 # **Claim: the transition times move monotonically with $\rho$.** Direction from the mechanism,
@@ -298,11 +340,13 @@ claims.check("four_phases_at_rho_positive", four.mean())
 # while the correct accuracy still creeps up, so its time is the least precise.
 
 # %%
-mean_t = pos.groupby("rho")[["t_I", "t_III", "t_IV"]].mean()
+mean_t = pos.groupby("rho")[["t_I", "t_III", "t_IV"]].mean().reindex(POS)  # seed mean over the runs that found it
 rho_s = {k: mp.spearman(mean_t.index, mean_t[k]) for k in mean_t}
 print(mean_t.round(0), {k: round(v, 3) for k, v in rho_s.items()})
-claims.check("t_IV_increases_with_rho", rho_s["t_IV"])
-claims.check("t_III_increases_with_rho", rho_s["t_III"])
+for key in ("t_IV", "t_III"):
+    lost = [r for r in POS if not np.isfinite(mean_t.loc[r, key])]
+    claims.check(f"{key}_increases_with_rho", None if lost else rho_s[key], diverged=DIV_POS,
+                 reason=f"{key} not found in any run at rho = {lost}" if lost else "")
 claims.table("fig3_phase_diagram")
 
 # %% [markdown]
@@ -317,14 +361,17 @@ claims.table("fig3_phase_diagram")
 # accuracy (mean).
 
 # %%
-wds = sorted(phases.weight_decay.unique())
-grid_ph = np.full((len(RHO), len(wds)), np.nan)
+wds = sorted(all_runs.weight_decay.unique())
+grid_ph = np.full((len(RHO), len(wds)), np.nan)  # NaN: every run of the cell diverged
 grid_acc = np.full_like(grid_ph, np.nan)
+grid_div = np.zeros(grid_ph.shape, int)
 for i, r in enumerate(RHO):
     for j, w in enumerate(wds):
         sel = phases[(phases.rho == r) & (phases.weight_decay == w)]
-        grid_ph[i, j] = np.bincount(sel.phase_end, minlength=4).argmax()
-        grid_acc[i, j] = sel.test_end.mean()
+        grid_div[i, j] = int(all_runs[(all_runs.rho == r) & (all_runs.weight_decay == w)].diverged.sum())
+        if len(sel):
+            grid_ph[i, j] = np.bincount(sel.phase_end, minlength=4).argmax()
+            grid_acc[i, j] = sel.test_end.mean()
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
 a1.imshow(grid_ph, origin="lower", aspect="auto", cmap=cmap, vmin=-0.5, vmax=3.5)
 im = a2.imshow(grid_acc, origin="lower", aspect="auto", cmap="viridis")
@@ -333,12 +380,17 @@ for ax in (a1, a2):
            yticklabels=[f"{r:g}" for r in RHO], xlabel="weight decay $\\lambda$", ylabel="$\\rho$")
 for i in range(len(RHO)):
     for j in range(len(wds)):
-        a1.text(j, i, ["I", "II", "III", "IV"][int(grid_ph[i, j])], ha="center", va="center", color="w")
-        a2.text(j, i, f"{grid_acc[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+        if np.isnan(grid_ph[i, j]):  # every run of the cell diverged
+            a1.text(j, i, f"all {grid_div[i, j]}\ndiverged", ha="center", va="center", color="C3", fontsize=8)
+            a2.text(j, i, f"all {grid_div[i, j]}\ndiverged", ha="center", va="center", color="C3", fontsize=8)
+            continue
+        div_mark = f"\n{grid_div[i, j]} diverged" if grid_div[i, j] else ""
+        a1.text(j, i, ["I", "II", "III", "IV"][int(grid_ph[i, j])] + div_mark, ha="center", va="center", color="w")
+        a2.text(j, i, f"{grid_acc[i, j]:.2f}" + div_mark, ha="center", va="center", color="w", fontsize=8)
 a1.set_title(f"phase reached at t = {EPOCHS:g} epochs")
 a2.set_title("final test accuracy")
 fig.colorbar(im, ax=a2)
-save_figure(fig, phases[["rho", "weight_decay", "seed", "t_I", "t_III", "t_IV", "phase_end", "test_end"]],
+save_figure(fig, all_runs[["rho", "weight_decay", "seed", "diverged", "t_I", "t_III", "t_IV", "phase_end", "test_end"]],
             figdir, "fig4_control_diagram")
 
 # %% [markdown]
@@ -350,10 +402,11 @@ save_figure(fig, phases[["rho", "weight_decay", "seed", "t_I", "t_III", "t_IV", 
 # phase-IV gap of Fig. 1, same binomial argument).
 
 # %%
-later = [grid_ph[i, -1] < grid_ph[i, 0] for i, r in enumerate(RHO) if r > 0]
+later = [grid_ph[i, -1] < grid_ph[i, 0] if np.isfinite(grid_ph[i, [0, -1]]).all() else np.nan  # NaN: cell diverged
+         for i, r in enumerate(RHO) if r > 0]
 gain = np.mean([grid_acc[i, -1] - grid_acc[i, 0] for i, r in enumerate(RHO) if r > 0])
-claims.check("weight_decay_delays_phases", np.mean(later))
-claims.check("weight_decay_keeps_test_accuracy", gain)
+claims.check("weight_decay_delays_phases", np.mean(later), diverged=DIV_CONTROL)
+claims.check("weight_decay_keeps_test_accuracy", gain, diverged=DIV_CONTROL)
 claims.table("fig4_control_diagram")
 
 # %% [markdown]
@@ -368,14 +421,17 @@ data = []
 cm = plt.get_cmap("viridis")
 for k, r in enumerate(POS):
     t, c = runs(r)
-    ok = t > 0
+    ok, live = t > 0, alive(r)
     col = cm(k / max(1, len(POS) - 1))
-    ax.plot(t[ok], c["auc"][ok].mean(1), color=col, label=f"{r:g}")
+    data += [dict(rho=r, step=s, seed=e, auc=c["auc"][i, e], diverged=not live[e]) for i, s in enumerate(t) for e in range(S)]
+    if not live.any():
+        continue
+    ax.plot(t[ok], c["auc"][ok][:, live].mean(1), color=col, label=f"{r:g}")
     mt = median_times(r)
     for key, m in (("t_I", "o"), ("t_III", "s")):
         if np.isfinite(mt[key]):
-            ax.plot(mt[key], np.interp(np.log(mt[key]), np.log(t[ok]), c["auc"][ok].mean(1)), m, color=col)
-    data += [dict(rho=r, step=s, seed=e, auc=c["auc"][i, e]) for i, s in enumerate(t) for e in range(S)]
+            ax.plot(mt[key], np.interp(np.log(mt[key]), np.log(t[ok]), c["auc"][ok][:, live].mean(1)), m, color=col)
+note_diverged(ax, int(all_runs[all_runs.main & (all_runs.rho > 0)].diverged.sum()), S * len(POS))
 ax.set(xscale="log", xlabel="SGD steps $t$", ylabel="ROC AUC of per-sample losses")
 ax.legend(title="$\\rho$", frameon=False, ncol=2, fontsize=8)
 save_figure(fig, pd.DataFrame(data), figdir, "fig5_loss_separation")
@@ -401,7 +457,7 @@ for _, p in pos.iterrows():
     in_II.append(bool(ii.any() and np.nanmax(auc[ii]) >= np.nanmax(auc) - 0.01))
     argmax_II.append(bool(ii[int(np.nanargmax(auc))]))
 print(f"argmax of AUC inside phase II in {np.mean(argmax_II):.2f} of the runs")
-claims.check("loss_separation_max_in_phase_II", np.mean(in_II))
+claims.check("loss_separation_max_in_phase_II", np.mean(in_II), diverged=DIV_POS)
 claims.table("fig5_loss_separation")
 
 # %% [markdown]
@@ -411,12 +467,15 @@ claims.table("fig5_loss_separation")
 # $\rho$ fraction, with $\rho$ taken as known [design], so precision = recall — and retrain from
 # scratch (same seeds, same number of epochs as clean training) on the $n_c$ remaining samples.
 # Noisy = the sweep at that $\rho$; clean = the $\rho=0$ sweep (the same $n_c$ correct samples).
+# A $\rho$ without a detected phase II is not cleaned (recorded as not found); rows whose noisy, stopped
+# or retrained run diverged are flagged and left out.
 
 # %%
 df = pd.DataFrame({k: cl[k] for k in ("rho", "seed", "t_clean", "precision", "recall", "auc", "noisy_test",
-                                      "cleaned_test")})
-df["clean_test"] = cl["clean_test"][df.seed.to_numpy()]
-g = df.groupby("rho").agg(["mean", "std"])
+                                      "cleaned_test", "found", "diverged")})
+df["clean_test"] = np.where(cl["clean_diverged"], np.nan, cl["clean_test"])[df.seed.to_numpy()]
+done = df[df.found & ~df.diverged]  # cleaned and retrained without a blow-up: the numbers below are theirs
+g = done.drop(columns=["found", "diverged"]).groupby("rho").agg(["mean", "std"])
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
 for key, label in (("noisy_test", "noisy"), ("cleaned_test", "cleaned in phase II"), ("clean_test", "clean ($\\rho=0$)")):
     a1.errorbar(g.index, g[key]["mean"], yerr=g[key]["std"], marker="o", capsize=2, label=label)
@@ -427,6 +486,10 @@ for key in ("precision", "recall"):
 a2.plot(g.index, g.index, "k:", label="random removal")
 a2.set(xlabel="$\\rho$", ylabel="of the removed samples", ylim=(0, 1.02))
 a2.legend(frameon=False)
+NOT_FOUND = sorted(df[~df.found].rho.unique().tolist())
+note_diverged(a1, int(df.diverged.sum()), len(df))
+if NOT_FOUND:
+    a1.set_title(f"no phase II found at rho = {NOT_FOUND}: not cleaned", fontsize=9, color="C3")
 save_figure(fig, df, figdir, "fig6_cleaning")
 print(g.round(3))
 
@@ -439,8 +502,11 @@ print(g.round(3))
 # samples are mislabeled.
 
 # %%
-claims.check("cleaning_raises_test_accuracy", (df.cleaned_test - df.noisy_test).mean())
-claims.check("cleaning_precision", df.precision.mean())
+why = f"phase II not found at rho = {NOT_FOUND}: not cleaned there" if NOT_FOUND else ""
+DIV_CLEAN = bool(df.diverged.any())
+claims.check("cleaning_raises_test_accuracy", None if why else (done.cleaned_test - done.noisy_test).mean(),
+             diverged=DIV_CLEAN, reason=why)
+claims.check("cleaning_precision", None if why else done.precision.mean(), diverged=DIV_CLEAN, reason=why)
 claims.table("fig6_cleaning")
 
 # %% [markdown]

@@ -136,3 +136,61 @@ def test_deep_linear_diverged_members_are_outcomes(root, tmp_path):
     assert got == expect, (sorted(got - expect), sorted(expect - got))
     assert not any(claims[i]["passed"] for i in expect)
     assert_scorecard_says_diverged(work, "deep_linear", sorted(expect))
+
+
+# ----------------------------------------------------------------------------------------- mislabeled_phases
+MISLABELED_TINY = {
+    "scale": "quick",
+    "mislabeled_phases": {
+        "n_correct": 200, "hidden": [100, 100], "batch_size": 20, "epochs": 30, "rho": [0.0, 0.2, 0.5], "seeds": 3,
+        "lr": 2.0,  # too large: some members blow up within a few steps, the others never leave phase II
+        "n_records": 16, "n_minibatches": 3, "control": {"weight_decay": [0.02], "seeds": 1},
+        "cleaning": {"n_records": 6}, "curves_rho": [0.0, 0.5], "speedup_steps": 10,
+    },
+}
+
+
+@pytest.mark.slow  # reason: a snakemake run of the whole study, data preparation included (about a minute)
+def test_mislabeled_phases_diverged_runs_and_missing_phases_are_outcomes(root, tmp_path):
+    work = copy_project(root, tmp_path)
+    claims = run_study(work, "mislabeled_phases", MISLABELED_TINY)
+    out = work / "results/mislabeled_phases"
+    S = MISLABELED_TINY["mislabeled_phases"]["seeds"]
+    sweeps = {r: np.load(out / f"sweep_rho{r:g}.npz") for r in MISLABELED_TINY["mislabeled_phases"]["rho"]}
+    for d in sweeps.values():
+        assert d["diverged"].shape == d["seed"].shape and ((d["diverged_step"] >= 0) == d["diverged"]).all()
+    div0 = sweeps[0.0]["diverged"][:S].any()
+    div_pos = any(sweeps[r]["diverged"][:S].any() for r in sweeps if r > 0)
+    div_control = any(sweeps[r]["diverged"].any() for r in sweeps if r > 0)
+    assert div0 and div_pos, "the tiny config is meant to diverge at every rho"
+
+    # the cleaning rule records what it could not do instead of crashing
+    cl = np.load(out / "cleaning.npz")
+    assert cl["found"].dtype == bool and cl["diverged"].dtype == bool
+    assert np.isnan(cl["precision"][~cl["found"]]).all() and np.isnan(cl["cleaned_test"][~cl["found"]]).all()
+    noisy_div = np.concatenate([sweeps[r]["diverged"][:S] for r in sweeps if r > 0])
+    assert (cl["diverged"] >= noisy_div).all()  # a row whose noisy run diverged is flagged
+
+    expect = set()
+    if div0:
+        expect |= {"rho0_alignment_drops_sharply", "rho0_gradient_amplitude_drops"}
+    if div_pos:
+        expect |= {"test_peak_II_above_plateau_IV", "four_phases_at_rho_positive", "t_IV_increases_with_rho",
+                   "t_III_increases_with_rho", "loss_separation_max_in_phase_II"}
+    if div_control:
+        expect |= {"weight_decay_delays_phases", "weight_decay_keeps_test_accuracy"}
+    if cl["diverged"].any():
+        expect |= {"cleaning_raises_test_accuracy", "cleaning_precision"}
+    got = {i for i, c in claims.items() if c["status"] == "diverged"}
+    assert got == expect, (sorted(got - expect), sorted(expect - got))
+    assert not any(c["passed"] for c in claims.values() if c["id"] in expect)
+    # no claim passes on a missing transition either: where no phase II was found, the cleaning claims name it
+    if not cl["found"].all():
+        assert "phase II not found" in claims["cleaning_precision"]["note"]
+    figs = work / "results/figures/mislabeled_phases"
+    for name in ("fig1_learning_curves", "fig2_order_parameters", "fig4_control_diagram", "fig5_loss_separation",
+                 "fig6_cleaning"):
+        assert pd.read_csv(figs / f"{name}.csv").diverged.any(), name
+    write_scorecard(load_claims([work / "results/claims/mislabeled_phases.json"]), work / "card.md", work / "card.json")
+    assert json.loads((work / "card.json").read_text())["studies"]["mislabeled_phases"]["pass"] == 0
+    assert (work / "card.md").read_text().count("**DIVERGED**") == len(expect)

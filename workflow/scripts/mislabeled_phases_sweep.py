@@ -44,5 +44,6 @@ result = train(arch, params, X, Y, steps=steps, lr=p.lr, weight_decay=wd, batch_
 save_npz(smk.output[0], steps=result.steps, rho=rho, rho_real=float(split["is_mis"].mean()),
          n_correct=p.n_correct, n_mis=int(split["is_mis"].sum()), seed=np.array(seeds), weight_decay=np.array(wd),
          main_seeds=p.seeds, hidden=np.array(p.hidden), lr=p.lr, batch_size=b, epochs=p.epochs,
-         diverged=result.diverged, **{k: v for k, v in result.history.items()})
+         diverged=result.diverged, diverged_step=result.diverged_step,  # per member: whether and when it blew up
+         **{k: v for k, v in result.history.items()})
 print(f"final test acc {np.round(result.history['acc_test'][-1], 3)}, diverged: {int(result.diverged.sum())}")

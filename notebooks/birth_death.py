@@ -111,7 +111,8 @@ for r_, (case, d) in enumerate([("spread", spread), ("bad", bad)]):
     if case == "spread":
         ax.plot(d["x"], d["target"], "k", label="target f")
         for k, s in enumerate(SCHEMES):
-            ax.plot(d["x"][::6], d["fit"][k, 0, ::6], "o", ms=3, color=COLOR[s], label=f"{LABEL[s]} (seed {d['seeds'][0]})")
+            ax.plot(d["x"][::6], d["fit"][k, 0, ::6], "o", ms=3, color=COLOR[s],
+                    label=f"{LABEL[s]} (seed {d['seeds'][0]})")
             rows += [dict(case=case, panel="fit", scheme=s, seed=int(d["seeds"][0]), x=x, value=v)
                      for x, v in zip(d["x"], d["fit"][k, 0])]
         rows += [dict(case=case, panel="fit", scheme="target", x=x, value=v) for x, v in zip(d["x"], d["target"])]
@@ -180,8 +181,8 @@ claims.table("fig1_mixture")
 # left, the notebook's parametrisation $f=\sum_i c_i\mathrm{ReLU}(w_i\cdot x)$ (SGD; birth-death with
 # cloning, $\alpha=1$; with the prior, $\alpha=0.01$); middle, our mean-field variant. Right: the final
 # units $|c_i|w_i$ of the first seed projected on the plane of two teacher units (dashed: the teacher
-# units' directions in that plane, length = their in-plane fraction). The acceleration is a finding here, not a claim: the
-# spec measured no acceleration with the notebook's parametrisation.
+# units' directions in that plane, length = their in-plane fraction). The acceleration is a finding
+# here, not a claim: the spec measured no acceleration with the notebook's parametrisation.
 
 # %%
 steps = student["steps"]
@@ -232,7 +233,8 @@ for base, other in [("sgd", "clone"), ("sgd", "prior"), ("mf_sgd", "mf_clone"), 
         r = tl[-1, names.index(other)] / tl[-1, names.index(base)]
         early = np.searchsorted(steps, 200)
         r_early = tl[early, names.index(other)] / tl[early, names.index(base)]
-        print(f"{other}/{base}: final ratio per seed {np.round(r, 3)}, at step {int(steps[early])} {np.round(r_early, 3)}")
+        print(f"{other}/{base}: final ratio per seed {np.round(r, 3)}, "
+              f"at step {int(steps[early])} {np.round(r_early, 3)}")
 claims.check("student_population_constant", int(np.abs(student["population"] - int(student["n"])).max()),
              diverged=bool((student["diverged_step"] >= 0).any()))
 claims.table("fig2_student")

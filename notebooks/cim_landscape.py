@@ -82,7 +82,8 @@ for ax, n in zip(axes[0], ns):
     for T in Ts:
         e = an[f"e_n{n}_T{T:g}"]
         ax.plot(an[f"p_n{n}_T{T:g}"], np.nanmean(e, (1, 2)), label=f"CIM, T = {T:g}")
-        rows += [dict(n=n, source=f"cim_T{T:g}", p=pp, e=v) for pp, v in zip(an[f"p_n{n}_T{T:g}"], np.nanmean(e, (1, 2)))]
+        rows += [dict(n=n, source=f"cim_T{T:g}", p=pp, e=v)
+                 for pp, v in zip(an[f"p_n{n}_T{T:g}"], np.nanmean(e, (1, 2)))]
     for name, val, st in (("greedy from random", an[f"greedy_n{n}"].mean(), ":"),
                           ("top eigenvector + greedy", an[f"spectral_n{n}"].mean(), "--"),
                           ("Parisi e0 + 0.7 N^-2/3", cl.parisi_finite_n(n), "-.")):
@@ -131,8 +132,10 @@ df = pd.DataFrame(rows)
 n_show = max(census_n)
 c = cen[n_show]
 I = c["n_found"].shape[0]
-for lab, (lo, hi) in {"index 0 (minima)": (0, 0), "index 1": (1, 1), "index 2": (2, 2), "index >= 3": (3, 10**6)}.items():
-    cnt = [np.sum((c["pt_gain"] == k) & (c["pt_index"] >= lo) & (c["pt_index"] <= hi)) / I for k in range(len(c["gains"]))]
+for lab, (lo, hi) in {"index 0 (minima)": (0, 0), "index 1": (1, 1), "index 2": (2, 2),
+                      "index >= 3": (3, 10**6)}.items():
+    cnt = [np.sum((c["pt_gain"] == k) & (c["pt_index"] >= lo) & (c["pt_index"] <= hi)) / I
+           for k in range(len(c["gains"]))]
     axes[0].semilogy(c["gains"], np.where(np.array(cnt) > 0, cnt, np.nan), "o-", label=lab)  # zero counts not drawn
 axes[0].axvline(np.mean(c["p_c"]), color="k", ls=":", label="mean p_c (convexity)")
 axes[0].set(xlabel="gain p", ylabel="distinct points per instance", title=f"census, N = {n_show}")
@@ -178,14 +181,17 @@ ax.plot(kr["p"], kr["sigma"], "k-", label="annealed Kac-Rice (ours)")
 ax.axhline(np.log(3), color="gray", ls="--", lw=0.8, label="ln 3 (rigid, all critical points)")
 ax.axhline(np.log(2), color="gray", ls=":", lw=0.8, label="ln 2 (rigid, minima)")
 ax.axvline(1 - 2 * beta, color="k", ls=":", lw=0.8, label="N -> inf convexity threshold")
-rows = [dict(source="kac_rice", n=np.inf, p=pp, sigma=s, index=ix) for pp, s, ix in zip(kr["p"], kr["sigma"], kr["index"])]
+rows = [dict(source="kac_rice", n=np.inf, p=pp, sigma=s, index=ix)
+        for pp, s, ix in zip(kr["p"], kr["sigma"], kr["index"])]
 for n, c in cen.items():
     found = c["n_found"].mean(0)
     chao = c["chao1"].mean(0)
     ax.plot(c["gains"], np.log(2 * found) / n, "o", label=f"census N = {n}: found")
     ax.plot(c["gains"], np.log(2 * chao) / n, "^", mfc="none", label=f"census N = {n}: Chao1")
-    rows += [dict(source="census_found", n=n, p=g, sigma=v, index=np.nan) for g, v in zip(c["gains"], np.log(2 * found) / n)]
-    rows += [dict(source="census_chao1", n=n, p=g, sigma=v, index=np.nan) for g, v in zip(c["gains"], np.log(2 * chao) / n)]
+    rows += [dict(source="census_found", n=n, p=g, sigma=v, index=np.nan)
+             for g, v in zip(c["gains"], np.log(2 * found) / n)]
+    rows += [dict(source="census_chao1", n=n, p=g, sigma=v, index=np.nan)
+             for g, v in zip(c["gains"], np.log(2 * chao) / n)]
 ax2 = ax.twinx()
 ax2.plot(kr["p"], kr["index"], "r--", lw=1)
 ax2.set_ylabel("index fraction (dashed red)", color="r")
@@ -219,12 +225,14 @@ for n in sn:
     a2.plot(sc_[f"success_linear_n{n}"], sc_[f"success_slowed_n{n}"], "o", label=f"N = {n}")
     for i, (l, s) in enumerate(zip(sc_[f"success_linear_n{n}"], sc_[f"success_slowed_n{n}"])):
         rows.append(dict(n=n, instance=i, success_linear=l, success_slowed=s, e0=sc_[f"e0_n{n}"][i],
-                         mean_e_linear=np.nanmean(sc_[f"e_linear_n{n}"][i]), mean_e_slowed=np.nanmean(sc_[f"e_slowed_n{n}"][i]),
+                         mean_e_linear=np.nanmean(sc_[f"e_linear_n{n}"][i]),
+                         mean_e_slowed=np.nanmean(sc_[f"e_slowed_n{n}"][i]),
                          window_lo=sc_[f"window_n{n}"][0], window_hi=sc_[f"window_n{n}"][1]))
 a1.set(xlabel="time", ylabel="gain p", title="schedules")
 a1.legend(frameon=False, fontsize=8)
 a2.plot([0, 1], [0, 1], "k:", lw=0.8)
-a2.set(xlabel="success rate, linear", ylabel="success rate, slowed", title="per instance", xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
+a2.set(xlabel="success rate, linear", ylabel="success rate, slowed", title="per instance",
+       xlim=(-0.05, 1.05), ylim=(-0.05, 1.05))
 a2.legend(frameon=False)
 df4 = pd.DataFrame(rows)
 save_figure(fig, df4, figdir, "fig4_schedules")
@@ -255,7 +263,8 @@ save_figure(fig, df5, figdir, "fig5_enumeration")
 sel = (en["n"] >= 16) & (en["n"] <= 20)
 if not sel.any():  # quick scale: the sizes it runs
     sel = np.ones(len(en["n"]), bool)
-claims.check("stable_states_rate", np.max(np.abs(np.log(en["n_stable"][sel]).mean(1) / en["n"][sel] - cl.BRAY_MOORE_RATE)))
+claims.check("stable_states_rate",
+             np.max(np.abs(np.log(en["n_stable"][sel]).mean(1) / en["n"][sel] - cl.BRAY_MOORE_RATE)))
 claims.table("fig5_enumeration")
 
 # %%

@@ -96,7 +96,8 @@ for (m, seed), g in final.groupby(["method", "seed"]):
     fr = [np.mean(np.abs(ev) < t * ev.max()) for t in taus]
     axes[1].semilogx(taus, fr, "o-", label=f"{m} seed {seed}")
     rows += [dict(panel="near_zero", method=m, seed=seed, tau=t, fraction=f) for t, f in zip(taus, fr)]
-axes[1].set(xlabel=r"threshold $\tau$ (relative to $\lambda_{max}$)", ylabel=r"fraction with $|\lambda| < \tau\lambda_{max}$",
+axes[1].set(xlabel=r"threshold $\tau$ (relative to $\lambda_{max}$)",
+            ylabel=r"fraction with $|\lambda| < \tau\lambda_{max}$",
             title="near-zero fraction at the final epoch")
 axes[1].legend(frameon=False, fontsize=7)
 # SLQ densities: small nets (same networks as the exact spectra) and the large net
@@ -251,7 +252,8 @@ axes[0].set(xlabel=r"$x-(A+\gamma I)^{-1}Ax$", ylabel=r"SGLD $\langle x'\rangle$
 axes[0].legend(frameon=False)
 for name in ("step_paper", "step_code"):
     axes[1].plot(q["exact_step"], q[name], "o", ms=3, label=name.replace("step_", "") + f" (L = {int(q['short_L'])})")
-    rows += [dict(panel="step", variant=name, coord=i, exact=a, estimate=b) for i, (a, b) in enumerate(zip(q["exact_step"], q[name]))]
+    rows += [dict(panel="step", variant=name, coord=i, exact=a, estimate=b)
+             for i, (a, b) in enumerate(zip(q["exact_step"], q[name]))]
 lims = [q["exact_step"].min(), q["exact_step"].max()]
 axes[1].plot(lims, lims, "k-", lw=1)
 axes[1].set(xlabel=r"$-\nabla F = \gamma (A+\gamma I)^{-1}Ax$", ylabel=r"$\gamma (x - \mu)$ of Algorithm 1",
@@ -260,13 +262,16 @@ axes[1].legend(frameon=False)
 axes[2].loglog(q["eigs"], q["eigs"], "k:", label=r"$\nabla^2 f$: $a$")
 axes[2].loglog(q["eigs"], np.sort(q["entropy_hessian_eigs"]), "o-", ms=3, label=r"$\nabla^2(-F)$")
 axes[2].axhline(float(q["gamma"]), color="gray", lw=0.8)
-axes[2].set(xlabel="eigenvalue a of A", ylabel="curvature", title=r"closed form $\gamma a/(a+\gamma)\leq\min(a,\gamma)$")
+axes[2].set(xlabel="eigenvalue a of A", ylabel="curvature",
+            title=r"closed form $\gamma a/(a+\gamma)\leq\min(a,\gamma)$")
 axes[2].legend(frameon=False)
 rows += [dict(panel="flattening", a=a, entropy=b) for a, b in zip(q["eigs"], np.sort(q["entropy_hessian_eigs"]))]
 save_figure(fig, pd.DataFrame(rows), figdir, "fig4_quadratic")
 claims.check("sgld_mean_within_3se", min(within))
-bias = {n: np.linalg.norm(q[n] - q["exact_step"]) / np.linalg.norm(q["exact_step"]) for n in ("step_paper", "step_code")}
-print("relative bias of the short-chain step (reported, not checked):", {k: round(float(v), 3) for k, v in bias.items()})
+bias = {n: np.linalg.norm(q[n] - q["exact_step"]) / np.linalg.norm(q["exact_step"])
+        for n in ("step_paper", "step_code")}
+print("relative bias of the short-chain step (reported, not checked):",
+      {k: round(float(v), 3) for k, v in bias.items()})
 claims.table("fig4_quadratic")
 
 # %%

@@ -190,7 +190,8 @@ for j, s in enumerate(sig):
     rows += [dict(panel="loss", sigma=s, step=k, train=a, test=b) for k, a, b in zip(steps, tr_m[:, j], te_m[:, j])]
 for a, name in zip(ax[:2], ["train", "test"]):
     a.axvline(li["drop_step"], color="k", ls="--", lw=0.8)
-    a.set(xscale="log", yscale="log", xlabel="step", ylabel=f"{name} loss", title=f"({'ab'[name == 'test']}) {name} loss")
+    a.set(xscale="log", yscale="log", xlabel="step", ylabel=f"{name} loss",
+          title=f"({'ab'[name == 'test']}) {name} loss")
 ax[0].legend()
 pm = np.nanmean(li["p_record"], 1)  # (S, M)
 pse = np.nanstd(li["p_record"], 1, ddof=1) / np.sqrt(np.sum(np.isfinite(li["p_record"]), 1))

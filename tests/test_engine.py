@@ -254,7 +254,8 @@ def test_dropout_penalty_noise_members_equal_members_trained_alone():
     """Per-member dropout, norm penalty and Langevin noise keep every member independent."""
     arch = MLP((8, 16, 16, 4), "relu")
     X, Y = _data(50, 8, 4, labels=True)
-    drop, beta, noise = [0.0, 0.2, 0.0, 0.5, 0.1, 0.0], [0.0, 0.0, 1e-2, 5e-2, 0.0, 1e-3], [0.0, 0.0, 0.0, 1e-3, 0.0, 1e-2]
+    drop, beta, noise = ([0.0, 0.2, 0.0, 0.5, 0.1, 0.0], [0.0, 0.0, 1e-2, 5e-2, 0.0, 1e-3],
+                         [0.0, 0.0, 0.0, 1e-3, 0.0, 1e-2])
     kw = dict(steps=30, loss="cross_entropy", batch_size=10, record_at=[0, 30])
     params = init_params(arch, SEEDS, scheme="torch_default")
     ens = train(arch, params, X, Y, lr=LRS, seeds=SEEDS, dropout=drop, norm_penalty=beta, noise_std=noise, **kw)

@@ -354,7 +354,8 @@ def test_diverged_members_stay_nan_whatever_the_rule_does():
     res = train(ARCH, _params(), X, Y, steps=20, lr=[0.1, 1e4, 0.05, 0.1], seeds=SEEDS, update=Reviving(),
                 **dict(KW, record_at=[0, 10, 20]))
     assert res.diverged.tolist() == [False, True, False, False]
-    assert all(torch.isnan(p[1]).all() for p in res.params) and all(torch.isfinite(p[[0, 2, 3]]).all() for p in res.params)
+    assert (all(torch.isnan(p[1]).all() for p in res.params)
+            and all(torch.isfinite(p[[0, 2, 3]]).all() for p in res.params))
     assert np.isnan(res.history["loss"][res.steps >= res.diverged_step[1], 1]).all()
 
 
@@ -376,9 +377,9 @@ def test_bad_rules_and_hyperparameters_are_refused():
             train(ARCH, _params(), X, Y, update=rule, **kw)
     with pytest.raises(NotImplementedError):
         train(ARCH, _params(), X, Y, update=UpdateRule(), **kw)
-    for rule, match in [(Momentum(1.0), "momentum"), (Momentum([0.9, 0.9]), "momentum"), (Langevin(-1.0), "temperature"),
-                        (Langevin([1.0, 2.0, 3.0]), "temperature"), (Adam(beta2=1.0), "beta2"), (Adam(eps=0.0), "eps"),
-                        (Adam([0.9, 0.9]), "beta1")]:
+    for rule, match in [(Momentum(1.0), "momentum"), (Momentum([0.9, 0.9]), "momentum"),
+                        (Langevin(-1.0), "temperature"), (Langevin([1.0, 2.0, 3.0]), "temperature"),
+                        (Adam(beta2=1.0), "beta2"), (Adam(eps=0.0), "eps"), (Adam([0.9, 0.9]), "beta1")]:
         with pytest.raises(ValueError, match=match):
             train(ARCH, _params(), X, Y, update=rule, **kw)
     with pytest.raises(ValueError, match="need 4 seeds"):

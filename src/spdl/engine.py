@@ -572,7 +572,8 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
         if step in row_of:
             dead = (diverged_step >= 0) & (diverged_step <= step)
             for name, value in row.items():
-                value = value.detach() if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=torch.float64)
+                value = (value.detach() if isinstance(value, torch.Tensor)
+                         else torch.as_tensor(value, dtype=torch.float64))
                 value = value.to("cpu", torch.float64).reshape(E).clone()
                 value[dead] = float("nan")
                 history.setdefault(name, torch.full((len(record), E), float("nan"), dtype=torch.float64))

@@ -1,6 +1,7 @@
 """Rule `birth_death_student`: student-teacher ReLU networks (input d, teacher k units, student n,
-fresh batches), SGD vs SGD + birth-death (spdl.engine.train with a resampling update rule) (cloning; prior) in the notebook's parametrisation and in a
-mean-field one (our design), all variants x seeds stacked (Rotskoff et al., ICML 2019,
+fresh batches), SGD vs SGD + birth-death (spdl.engine.train with a resampling update rule)
+(cloning; prior) in the notebook's parametrisation and in a mean-field one (our design), all
+variants x seeds stacked (Rotskoff et al., ICML 2019,
 arXiv:1902.01843; the authors' student_teacher_example notebook).
 """
 import numpy as np

@@ -24,7 +24,8 @@ pc = cl.convexity_threshold(J, beta)
 gains = np.array(c["p"], dtype=float)
 cols = {k: [] for k in ("instance", "gain", "energy", "identity_err", "index", "index_fd",
                         "lam_min", "grad_norm", "hits")}
-eigs, n_found, n_conv, chao = [], np.zeros((I, len(gains)), int), np.zeros((I, len(gains)), int), np.zeros((I, len(gains)))
+eigs, n_found, n_conv, chao = ([], np.zeros((I, len(gains)), int), np.zeros((I, len(gains)), int),
+                               np.zeros((I, len(gains))))
 n_min = np.zeros((I, len(gains)), int)
 for i in range(I):
     for k, g in enumerate(gains):
@@ -32,7 +33,8 @@ for i in range(I):
         m = len(r["x"])
         fd = np.sum(np.linalg.eigvalsh(cl.fd_hessian(r["x"], J[i], g, beta)) < 0, -1)
         for key, v in (("instance", np.full(m, i)), ("gain", np.full(m, k)), ("energy", r["energy"]),
-                       ("identity_err", np.abs(r["energy"] - r["energy_identity"]) / np.maximum(1, np.abs(r["energy"]))),
+                       ("identity_err",
+                        np.abs(r["energy"] - r["energy_identity"]) / np.maximum(1, np.abs(r["energy"]))),
                        ("index", r["index"]), ("index_fd", fd), ("lam_min", r["lam_min"]),
                        ("grad_norm", r["grad_norm"]), ("hits", r["hits"])):
             cols[key].append(v)

@@ -7,8 +7,6 @@ gain (spdl.studies.cim_landscape.kac_rice_curve).  Total count of critical
 points of all indices only; the count of minima and the quenched complexity are
 not computed.
 """
-import numpy as np
-
 from spdl.io import save_npz
 from spdl.jobs import grid, start_job
 from spdl.studies import cim_landscape as cl

@@ -54,7 +54,8 @@ for i, noise in enumerate(noises):
         state["done"][i, j] = True
         with atomic_path(ckpt) as tmp:
             with open(tmp, "wb") as fh:
-                np.savez(fh, seed=c["seed"], p=P, noise_scale=b, alphas=np.asarray(alphas, float), noises=np.array(noises), **state)
+                np.savez(fh, seed=c["seed"], p=P, noise_scale=b, alphas=np.asarray(alphas, float),
+                         noises=np.array(noises), **state)
         print(f"{noise} alpha={alpha}: LS {np.mean(state['ls'][i, j]):.4g} LAD {np.nanmean(state['lad'][i, j]):.4g} "
               f"opt {np.mean(state['opt'][i, j]):.4g} (max cert {np.max(state['opt_cert'][i, j]):.1e})")
 

@@ -533,7 +533,8 @@ def run_student(variants, seeds, *, d: int, teacher_units: int, n: int, batch: i
     W1 = np.empty((E, n, d))
     c = np.empty((E, n))
     for e in range(E):
-        W1[e], c[e] = init_student(d, n, student_seed("student", seeds[si[e]]), mf_c_scale if mf[e] else 1 / math.sqrt(n))
+        W1[e], c[e] = init_student(d, n, student_seed("student", seeds[si[e]]),
+                                   mf_c_scale if mf[e] else 1 / math.sqrt(n))
     c = np.where(mf[:, None], c / n, c)  # mean field: output weights c / n
     params = [torch.tensor(W1, dtype=torch.float32), torch.tensor(c, dtype=torch.float32)[:, None, :]]
     Rule = make_birth_death_rule()

@@ -509,5 +509,6 @@ def check_config(section: dict) -> list[str]:
     noises = section.get("theory", {}).get("unregularised", {}).get("noises")
     for n in unreg.get("noises", []):
         if noises is not None and n not in noises:
-            msgs.append(f"m_estimation.unregularised.noises: {n!r} has no theory curve (add it to theory.unregularised.noises)")
+            msgs.append(f"m_estimation.unregularised.noises: {n!r} has no theory curve "
+                        "(add it to theory.unregularised.noises)")
     return msgs

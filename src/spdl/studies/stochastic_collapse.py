@@ -354,7 +354,7 @@ def mode_losses(p, data):
     return train, test
 
 
-# ============================================================================ 4. tanh teacher-student proxy (Figs. 3, 4, 6)
+# ======================================================================== 4. tanh teacher-student proxy (Figs. 3, 4, 6)
 
 
 def proxy_teacher(d, k, n_train, n_test, seed):
@@ -392,9 +392,9 @@ def proxy_forward(W, b, a, x):
 
 def train_proxy(W, b, a, x, y, *, lr_schedule, label_noise, batch, steps, seeds, snapshots=(), chunk=1000,
                 diverge=1e6):
-    """Minibatch SGD on (1/B) sum (f(x_i) - y_i - label_noise_e xi_i)^2 (torch's MSELoss convention), xi ~ N(0, 1) drawn afresh at
-    every draw (the authors' label noise), for an ensemble of E members in one torch loop with the
-    exact hand-written gradient (float64). lr_schedule: (steps, E) learning rate of member e at each
+    """Minibatch SGD on (1/B) sum (f(x_i) - y_i - label_noise_e xi_i)^2 (torch's MSELoss convention),
+    xi ~ N(0, 1) drawn afresh at every draw (the authors' label noise), for an ensemble of E members in one
+    torch loop with the exact hand-written gradient (float64). lr_schedule: (steps, E) learning rate of member e at each
     step (0 freezes it). Samples are drawn with replacement; member e's indices and noise come from
     its own generator seeded by seeds[e] in chunks of `chunk` steps, so a member is the same network
     alone or inside an ensemble. Diverged members (non-finite or |param| > diverge) are frozen at
@@ -600,7 +600,8 @@ def deep_inputs(x, dataset: str, arch: str, downsample: int = 1):
     if shape is not None:
         x = x.reshape((len(x),) + shape)
         if dataset == "cifar10":
-            x = (x - np.array(CIFAR10_MEAN, np.float32)[:, None, None]) / np.array(CIFAR10_STD, np.float32)[:, None, None]
+            x = ((x - np.array(CIFAR10_MEAN, np.float32)[:, None, None])
+                 / np.array(CIFAR10_STD, np.float32)[:, None, None])
         if arch == "mlp" and downsample > 1:
             c, h, w = shape
             x = x.reshape(len(x), c, h // downsample, downsample, w // downsample, downsample).mean((3, 5))

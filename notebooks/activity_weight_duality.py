@@ -42,6 +42,10 @@
 # With a complete eigenbasis this is an identity (population statistics over $k$); what is
 # measured is how the sum splits over directions and factors, and how $\Delta L$ (paired training
 # losses) compares with the generalization gap $L_{test} - L_{train}$ (whole training set).
+#
+# A network that diverged (recorded per member by the rules: non-finite loss or weights) has no
+# analysis: it is left out of every curve and number, the figures say how many diverged, and a claim
+# that depends on one fails with status *diverged* in the scorecard.
 
 # %% tags=["parameters"]
 inputs = {}
@@ -94,6 +98,27 @@ def sweep_members(hp):
 
 job0 = next(iter(jobs.values()))
 ok = ~runs.diverged.to_numpy()
+N_DIV = int(runs.diverged.sum())
+DIV_ALL = bool(N_DIV)  # claims over the networks of every setting
+
+
+def note_diverged(ax, n_div, n, what="networks"):
+    """Say in the panel how many of its networks diverged (they are not in it)."""
+    if n_div:
+        ax.text(0.02, 0.98, f"{n_div} of {n} {what} diverged (not shown)", transform=ax.transAxes, color="C3",
+                fontsize=8, va="top", bbox=dict(facecolor="white", alpha=0.85, lw=0), zorder=10)
+
+
+def div_sweep(hp):
+    """Whether a network of the first or last setting of sweep hp diverged (the paired claims use those)."""
+    names = sweep_members(hp)
+    return bool(runs[runs.setting.isin([names[0], names[-1]])].diverged.any())
+
+
+def or_note(data, n_div, n):
+    """The data of a figure; when every network it would show diverged, one row saying so."""
+    return data if len(data) else pd.DataFrame({"note": [f"all {n} networks diverged"], "n_diverged": [n_div]})
+
 print(f"scale {scale}: {len(settings)} settings x {int(job0['seeds'])} seeds = {len(runs)} networks; "
       f"{int(runs.diverged.sum())} diverged, {int((~runs.fitted & ~runs.diverged).sum())} stopped at the epoch cap "
       f"({int(job0['stop_max_epochs'])}) before the fit criterion")
@@ -124,8 +149,11 @@ ax.axvline(np.finfo(np.float64).eps, color="k", ls=":", lw=1)
 ax.text(np.finfo(np.float64).eps, ax.get_ylim()[1] * 0.9, " float64 eps", fontsize=8)
 ax.set(xscale="log", xlabel=r"$|l(x', W) - l(x, W + \delta W)|$ (zeros at $10^{-18}$)", ylabel="pairs")
 ax.legend(frameon=False)
-save_figure(fig, pd.DataFrame({"abs_err": abs_err, "rel_err": rel_err}), figdir, "fig1_duality_exactness")
-claims.check("duality_exact", abs_err.max())
+note_diverged(ax, N_DIV, len(runs))
+save_figure(fig, or_note(pd.DataFrame({"abs_err": abs_err, "rel_err": rel_err}), N_DIV, len(runs)), figdir,
+            "fig1_duality_exactness")
+claims.check("duality_exact", abs_err.max() if len(abs_err) else None, diverged=DIV_ALL,
+             reason="" if len(abs_err) else "no network to analyse")
 claims.table("fig1_duality_exactness")
 
 # %% [markdown]
@@ -162,8 +190,10 @@ ax = axes[1]
 keep = dirs.eig > 1e-6 * dirs.eig.iloc[0]
 ax.loglog(dirs.eig[keep], dirs.sigma_g[keep], ".", ms=3)
 ax.set(xlabel=r"$\lambda_n$", ylabel=r"$\sigma_{g,n}$", title=f"median Spearman over networks {np.median(rho_s):.2f}")
-save_figure(fig, dirs, figdir, "fig2_sharpness")
-claims.check("sigma_g_tracks_sharpness", np.median(rho_s))
+note_diverged(axes[0], N_DIV, len(runs))
+save_figure(fig, dirs.assign(n_base=int(is_base.sum()), n_diverged=N_DIV), figdir, "fig2_sharpness")
+claims.check("sigma_g_tracks_sharpness", np.median(rho_s) if rho_s else None, diverged=DIV_ALL,
+             reason="" if rho_s else "no network to analyse")
 claims.table("fig2_sharpness")
 
 # %% [markdown]
@@ -184,11 +214,14 @@ for hp, ls in (("init_scale", "-"), ("norm_penalty", "--")):
         color = plt.cm.viridis(i / max(1, len(names) - 1))
         axes[0].plot(d.n, cum, ls=ls, color=color, label=label)
         axes[1].plot(d.n, d.sigma_w, ls=ls, color=color)
-        data += [dict(sweep=hp, value=settings[name][hp], n=n, sigma_w=s, cumulative=c)
+        n_div = int(runs[runs.setting == name].diverged.sum())
+        data += [dict(sweep=hp, value=settings[name][hp], n=n, sigma_w=s, cumulative=c, n_diverged=n_div)
                  for n, s, c in zip(d.n, d.sigma_w, cum)]
 axes[0].set(xscale="log", xlabel="$n$", ylabel=r"$\sum_{m \leq n}\sigma_{w,m}^2$")
 axes[1].set(xscale="log", yscale="log", xlabel="$n$", ylabel=r"$\sigma_{w,n}$")
 axes[0].legend(frameon=False, fontsize=7, ncol=2)
+note_diverged(axes[1], int(pd.DataFrame(data).drop_duplicates(["sweep", "value"]).n_diverged.sum()),
+              sum(len(runs[runs.setting == nm]) for hp in ("init_scale", "norm_penalty") for nm in sweep_members(hp)))
 save_figure(fig, pd.DataFrame(data), figdir, "fig3_size")
 
 # %% [markdown]
@@ -209,11 +242,13 @@ ax.plot(n, c_all.mean(0), lw=1)
 ax.fill_between(n, c_all.mean(0) - c_all.std(0), c_all.mean(0) + c_all.std(0), alpha=0.3)
 ax.axhline(0, color="k", lw=0.5)
 ax.set(xscale="log", xlabel="eigen-direction $n$", ylabel="$c_n$", ylim=(-0.2, 1))
-save_figure(fig, pd.DataFrame({"n": n, "c_mean": c_all.mean(0), "c_sd": c_all.std(0)}), figdir, "fig4_correlation")
-flat = np.nanmedian(vectors["c"][ok, :10].mean(1) / vectors["c"][ok, 10:100].mean(1))
-claims.check("c_n_roughly_flat", flat)
-means = np.median(np.abs(runs.mean_part[ok]) / np.abs(runs.sigma_part[ok]))
-claims.check("means_negligible", means)
+note_diverged(ax, N_DIV, len(runs))
+save_figure(fig, pd.DataFrame({"n": n, "c_mean": c_all.mean(0), "c_sd": c_all.std(0), "n_base": len(c_all),
+                               "n_diverged": N_DIV}), figdir, "fig4_correlation")
+flat = np.nanmedian(vectors["c"][ok, :10].mean(1) / vectors["c"][ok, 10:100].mean(1)) if ok.any() else np.nan
+claims.check("c_n_roughly_flat", flat, diverged=DIV_ALL)
+means = np.median(np.abs(runs.mean_part[ok]) / np.abs(runs.sigma_part[ok])) if ok.any() else np.nan
+claims.check("means_negligible", means, diverged=DIV_ALL)
 claims.table("fig4_correlation")
 
 # %% [markdown]
@@ -247,9 +282,10 @@ ratio = np.median(runs.estimate[ok] / runs.gap[ok])
 ax.set(xlabel=r"measured gap $L_{test} - L_{train}$", ylabel=r"estimate $\sum_n(\mu\mu + c\sigma\sigma)$",
        title=f"r = {r_corr:.3f}, median ratio {ratio:.3f}")
 ax.legend(frameon=False, fontsize=7)
-save_figure(fig, runs[ok][["setting", "seed", "sweep", "gap", "estimate"]], figdir, "fig5_gap_estimate")
-claims.check("estimate_tracks_gap_correlation", r_corr)
-claims.check("estimate_tracks_gap_ratio", ratio)
+note_diverged(ax, N_DIV, len(runs))
+save_figure(fig, runs[["setting", "seed", "sweep", "gap", "estimate", "diverged"]], figdir, "fig5_gap_estimate")
+claims.check("estimate_tracks_gap_correlation", r_corr, diverged=DIV_ALL)
+claims.check("estimate_tracks_gap_ratio", ratio, diverged=DIV_ALL)
 claims.table("fig5_gap_estimate")
 
 # %% [markdown]
@@ -272,7 +308,9 @@ for ax, hp in zip(axes.flat, awd.HYPERPARAMETERS):
         vals = [runs[ok & (runs.setting == nm).to_numpy()][key] for nm in names]
         ax.errorbar(x, [v.mean() for v in vals], yerr=[v.std(ddof=1) if len(v) > 1 else 0 for v in vals],
                     marker="o", capsize=3, label=label)
-        data += [dict(sweep=hp, value=xv, part=key, mean=v.mean(), sd=v.std(ddof=1)) for xv, v in zip(x, vals)]
+        data += [dict(sweep=hp, value=xv, part=key, mean=v.mean(), sd=v.std(ddof=1),
+                      n_diverged=int(runs[runs.setting == nm].diverged.sum())) for xv, v, nm in zip(x, vals, names)]
+    note_diverged(ax, int(runs[runs.setting.isin(names)].diverged.sum()), int(runs.setting.isin(names).sum()))
     if hp in ("lr", "batch_size", "n_per_class"):
         ax.set_xscale("log")
         ax.set_xticks(x, [f"{v:g}" for v in x])
@@ -294,10 +332,10 @@ def paired(hp, key):
     return first[both].to_numpy(), last[both].to_numpy()
 
 
-sharp_share = np.median(runs.sharp_part[ok] / runs.sigma_part[ok])
-claims.check("sharp_directions_dominate", sharp_share)
+sharp_share = np.median(runs.sharp_part[ok] / runs.sigma_part[ok]) if ok.any() else np.nan
+claims.check("sharp_directions_dominate", sharp_share, diverged=DIV_ALL)
 lo, hi = paired("batch_size", "gap")
-claims.check("larger_batch_larger_gap", np.mean(hi / lo))
+claims.check("larger_batch_larger_gap", np.mean(hi / lo) if len(lo) else np.nan, diverged=div_sweep("batch_size"))
 claims.table("fig6_hyperparameters")
 
 # %% [markdown]
@@ -318,7 +356,8 @@ for hp in awd.HYPERPARAMETERS:
     row = dict(sweep=hp)
     for key in ("sigma_g_total", "sigma_w_total", "sigma_part"):
         a, b = paired(hp, key)
-        row[key] = float(np.mean(np.log(b / a)))
+        row[key] = float(np.mean(np.log(b / a))) if len(a) else np.nan  # no seed with both ends: none measured
+    row["n_diverged"] = int(runs[runs.setting.isin([sweep_members(hp)[0], sweep_members(hp)[-1]])].diverged.sum())
     rows.append(row)
 factors = pd.DataFrame(rows).set_index("sweep")
 fig, ax = plt.subplots(figsize=(8, 3.8))
@@ -334,10 +373,12 @@ ax.legend(frameon=False)
 save_figure(fig, factors.reset_index(), figdir, "fig7_factors")
 print(factors.round(3))
 for hp in ("batch_size", "lr"):
-    claims.check(f"{hp}_acts_through_sharpness", abs(factors.sigma_g_total[hp]) / abs(factors.sigma_w_total[hp]))
+    claims.check(f"{hp}_acts_through_sharpness", abs(factors.sigma_g_total[hp]) / abs(factors.sigma_w_total[hp]),
+                 diverged=div_sweep(hp))
 for hp in ("norm_penalty", "init_scale"):
-    claims.check(f"{hp}_acts_through_size", abs(factors.sigma_w_total[hp]) / abs(factors.sigma_g_total[hp]))
-claims.check("larger_batch_sharper", factors.sigma_g_total["batch_size"])
+    claims.check(f"{hp}_acts_through_size", abs(factors.sigma_w_total[hp]) / abs(factors.sigma_g_total[hp]),
+                 diverged=div_sweep(hp))
+claims.check("larger_batch_sharper", factors.sigma_g_total["batch_size"], diverged=div_sweep("batch_size"))
 claims.table("fig7_factors")
 
 # %% [markdown]
@@ -356,8 +397,12 @@ mdf = pd.DataFrame({k: multi[k] for k in ("method", "seed", "epochs", "fitted", 
 print(f"{int(multi['learners'])} learners x batch {int(multi['batch_size']) // int(multi['learners'])}, "
       f"lr {float(multi['lr']):g}, N = {int(multi['n_train'])}")
 print(mdf.round(4))
-piv = mdf[~mdf.diverged].pivot(index="seed", columns="method")
-ratios = {key: float(np.mean(piv[key]["DPSGD"] / piv[key]["SSGD"])) for key in ("sigma_g_total", "sigma_w_total", "gap")}
+# paired by seed: only seeds where neither method diverged
+both = mdf.groupby("seed").diverged.transform("sum") == 0
+piv = mdf[both].pivot(index="seed", columns="method")
+ratios = {key: float(np.mean(piv[key]["DPSGD"] / piv[key]["SSGD"])) if len(piv) else np.nan
+          for key in ("sigma_g_total", "sigma_w_total", "gap")}
+DIV_MULTI = bool(mdf.diverged.any())
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
 for ax, (key, label) in zip(axes, (("sigma_g_total", r"$\sigma_g$ (sharpness)"), ("sigma_w_total", r"$\sigma_w$ (size)"),
                                    ("gap", "gap $L_{test}-L_{train}$"))):
@@ -365,10 +410,11 @@ for ax, (key, label) in zip(axes, (("sigma_g_total", r"$\sigma_g$ (sharpness)"),
         ax.plot([0, 1], [piv[key]["SSGD"][seed], piv[key]["DPSGD"][seed]], "o-", color="0.6", lw=1)
     ax.set_xticks([0, 1], ["SSGD", "DPSGD"])
     ax.set(xlim=(-0.4, 1.4), ylabel=label, title=f"DPSGD / SSGD = {ratios[key]:.3f}")
+    note_diverged(ax, int(mdf.diverged.sum()), len(mdf), "runs")
 save_figure(fig, mdf, figdir, "fig8_multilearner")
-claims.check("dpsgd_flatter", ratios["sigma_g_total"])
-claims.check("dpsgd_similar_size", ratios["sigma_w_total"])
-claims.check("dpsgd_smaller_gap", ratios["gap"])
+claims.check("dpsgd_flatter", ratios["sigma_g_total"], diverged=DIV_MULTI)
+claims.check("dpsgd_similar_size", ratios["sigma_w_total"], diverged=DIV_MULTI)
+claims.check("dpsgd_smaller_gap", ratios["gap"], diverged=DIV_MULTI)
 claims.table("fig8_multilearner")
 
 # %%

@@ -15,7 +15,11 @@ import pandas as pd
 import pytest
 import yaml
 
+import torch
+
 from spdl.claims import load_claims, write_scorecard
+from spdl.models import MLP, init_params
+from spdl.studies import activity_weight_duality as awd
 from spdl.studies import deep_linear as dl
 
 PROJECT = ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src")
@@ -194,3 +198,100 @@ def test_mislabeled_phases_diverged_runs_and_missing_phases_are_outcomes(root, t
     write_scorecard(load_claims([work / "results/claims/mislabeled_phases.json"]), work / "card.md", work / "card.json")
     assert json.loads((work / "card.json").read_text())["studies"]["mislabeled_phases"]["pass"] == 0
     assert (work / "card.md").read_text().count("**DIVERGED**") == len(expect)
+
+
+# ----------------------------------------------------------------------------------- activity_weight_duality
+def _toy_fit_task():
+    g = torch.Generator().manual_seed(4)
+    x = torch.rand(120, 10, generator=g)
+    y = (x @ torch.randn(10, 3, generator=torch.Generator().manual_seed(9))).argmax(1)
+    return MLP((10, 8, 8, 3), "relu"), x, y
+
+
+def test_train_to_fit_records_which_member_diverged_and_when():
+    arch, X, Y = _toy_fit_task()
+    stop = dict(loss=0.1, accuracy=0.97, window=2, max_epochs=20)
+    params = init_params(arch, [0, 1], scheme="torch_default", init_scale=[2.0, 30.0])
+    fit = awd.train_to_fit(arch, params, X, Y, np.ones(len(Y), bool), lr=[0.5, 50.0], seeds=[0, 1], batch_size=20,
+                           stop=stop)
+    assert fit["diverged"].tolist() == [False, True]
+    assert fit["diverged_epoch"].tolist() == [-1, 0]  # blew up during the first epoch
+    solo = awd.train_to_fit(arch, [p[:1] for p in params], X, Y, np.ones(len(Y), bool), lr=0.5, seeds=[0],
+                            batch_size=20, stop=stop)
+    assert solo["stopped"][0] == fit["stopped"][0]  # the diverged member changed nothing for the other
+    np.testing.assert_allclose(fit["loss"][:solo["stopped"][0] + 1, 0], solo["loss"][:, 0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("exact_max", [4096, 10])  # the exact Hessian and the Lanczos regime
+def test_a_diverged_network_is_recorded_with_the_shapes_of_an_analysis(exact_max):
+    g = torch.Generator().manual_seed(0)
+    params = [torch.randn(3, 6, 12, generator=g), torch.randn(3, 6, 6, generator=g), torch.randn(3, 10, 6, generator=g)]
+    x_tr, y_tr = torch.rand(40, 12, generator=g).numpy(), np.arange(40) % 10
+    x_te, y_te = x_tr[:15] + 0.01, y_tr[:15]
+    pair = awd.nearest_same_label(x_te, y_te, x_tr, y_tr)
+    kw = dict(sharp=3, exact_max=exact_max, lanczos_k=5)
+    one = awd.analyse([p[0] for p in params], x_tr, y_tr, x_te, y_te, pair, **kw)
+    blank = awd.nan_analysis(36, len(pair), **kw)
+    assert set(blank) == set(one) and all(np.shape(blank[k]) == np.shape(one[k]) for k in one)
+    for p in params:
+        p[1] = float("nan")  # member 1 diverged
+    out = awd.analyse_networks(params, x_tr, y_tr, x_te, y_te, pair, **kw)
+    assert out["diverged"].tolist() == [False, True, False]
+    assert np.isnan(out["gap"][1]) and np.isfinite(out["gap"][[0, 2]]).all()
+    for p in params:
+        p[:] = float("nan")  # every member diverged: recorded, not an error
+    out = awd.analyse_networks(params, x_tr, y_tr, x_te, y_te, pair, **kw)
+    assert out["diverged"].all() and np.isnan(out["eig"]).all() and out["eig"].shape == (3, one["eig"].shape[0])
+
+
+AWD_TINY = {
+    "scale": "quick",
+    "activity_weight_duality": {
+        "hidden": 30, "n_test": 100, "seeds": 2, "members_per_job": 40,
+        "base": {"batch_size": 10, "lr": 0.1, "init_scale": 10.0, "dropout": 0.0, "norm_penalty": 0.0, "rho": 0.0,
+                 "n_per_class": 10},
+        "sweeps": {"batch_size": [10, 50], "lr": [0.1, 2.0],  # lr 2 at init scale 10: a member blows up
+                   "init_scale": [1.0, 10.0], "dropout": [0.0, 0.2], "norm_penalty": [0.0, 0.01], "rho": [0.0, 0.2],
+                   "n_per_class": [10, 20]},
+        "penalty_epochs": 5, "stop": {"loss": 0.01, "accuracy": 0.99, "window": 3, "max_epochs": 30},
+        "sharp_directions": 5, "hessian": {"exact_max_weights": 4096, "lanczos_k": 20},
+        "multilearner": {"learners": 4, "batch_size": 20, "lr": 2.0, "seeds": 2},  # every run blows up
+    },
+}
+
+
+@pytest.mark.slow  # reason: a snakemake run of the whole study, data preparation included (under a minute)
+def test_activity_weight_duality_diverged_networks_are_outcomes(root, tmp_path):
+    work = copy_project(root, tmp_path)
+    claims = run_study(work, "activity_weight_duality", AWD_TINY)
+    out = work / "results/activity_weight_duality"
+    jobs = [np.load(f) for f in sorted(out.glob("job_*.npz"))]
+    runs = pd.DataFrame({k: np.concatenate([d[k] for d in jobs]) for k in ("setting", "diverged", "diverged_epoch")})
+    multi = np.load(out / "multilearner.npz")
+    assert ((runs.diverged_epoch >= 0) == runs.diverged).all()
+    assert runs.diverged.any() and not runs.diverged.all(), "the tiny config is meant to diverge in part"
+    assert multi["diverged"].all() and np.isnan(multi["gap"]).all()  # all diverged: recorded, not a crash
+
+    def sweep_ends(hp):
+        v = AWD_TINY["activity_weight_duality"]["sweeps"][hp]
+        base = AWD_TINY["activity_weight_duality"]["base"]
+        return {awd.setting_name(dict(base, **{hp: v[0]})), awd.setting_name(dict(base, **{hp: v[-1]}))}
+
+    expect = {"duality_exact", "sigma_g_tracks_sharpness", "c_n_roughly_flat", "means_negligible",
+              "estimate_tracks_gap_correlation", "estimate_tracks_gap_ratio", "sharp_directions_dominate",
+              "dpsgd_flatter", "dpsgd_similar_size", "dpsgd_smaller_gap"}
+    for hp, ids in (("batch_size", ["larger_batch_larger_gap", "batch_size_acts_through_sharpness",
+                                    "larger_batch_sharper"]),
+                    ("lr", ["lr_acts_through_sharpness"]), ("norm_penalty", ["norm_penalty_acts_through_size"]),
+                    ("init_scale", ["init_scale_acts_through_size"])):
+        if runs[runs.setting.isin(sweep_ends(hp))].diverged.any():
+            expect |= set(ids)
+    got = {i for i, c in claims.items() if c["status"] == "diverged"}
+    assert got == expect, (sorted(got - expect), sorted(expect - got))
+    assert not any(claims[i]["passed"] for i in expect)
+    assert "lr_acts_through_sharpness" in expect and "init_scale_acts_through_size" not in expect
+    figs = work / "results/figures/activity_weight_duality"
+    assert pd.read_csv(figs / "fig5_gap_estimate.csv").diverged.sum() == runs.diverged.sum()
+    assert pd.read_csv(figs / "fig8_multilearner.csv").diverged.all()
+    assert pd.read_csv(figs / "fig6_hyperparameters.csv").n_diverged.max() > 0
+    assert_scorecard_says_diverged(work, "activity_weight_duality", sorted(expect))

@@ -49,11 +49,13 @@ spread = [float(torch.sqrt(sum(((w[groups == g] - w[groups == g].mean(0)) ** 2).
 pair = awd.nearest_same_label(x_test, y_test, X.numpy(), ts["labels"])
 res = awd.analyse_networks(nets, X.numpy(), ts["labels"], x_test, y_test, pair, sharp=p.sharp_directions,
                            exact_max=p.hessian["exact_max_weights"], lanczos_k=p.hessian["lanczos_k"])
+res["diverged"] = res["diverged"] | fit["diverged"]  # per run (a learner that blows up poisons its run)
 for r, (m, seed) in enumerate(runs):
     print(f"{m} seed {seed}: epochs {fit['stopped'][r]}, gap {res['gap'][r]:.4f}, "
           f"sigma_g {res['sigma_g_total'][r]:.3f}, sigma_w {res['sigma_w_total'][r]:.3f}")
 last = fit["loss"][np.clip(fit["stopped"], 0, None), np.arange(len(runs))]
 save_npz(smk.output[0], method=np.array([m for m, _ in runs]), seed=np.array([s for _, s in runs]),
          epochs=fit["stopped"], final_loss=last, fitted=last < p.stop["loss"], learner_spread=np.array(spread),
+         diverged_epoch=fit["diverged_epoch"],
          loss_curve=fit["loss"], **res, learners=K, batch_size=B, lr=ml["lr"], n_train=len(X))
 os.remove(checkpoint)

@@ -46,6 +46,8 @@ fit = awd.train_to_fit(arch, params, X, Y, correct, lr=[s["lr"] for s, _ in memb
 pair = awd.nearest_same_label(x_test, y_test, x_cor, y_cor)
 res = awd.analyse_networks(fit["params"], x_cor, y_cor, x_test, y_test, pair, sharp=p.sharp_directions,
                            exact_max=p.hessian["exact_max_weights"], lanczos_k=p.hessian["lanczos_k"])
+# divergence per member: whether (non-finite loss or weights) and in which epoch; its analysis is all NaN
+res["diverged"] = res["diverged"] | fit["diverged"]
 for e, (s, seed) in enumerate(members):
     print(f"{s['name']} seed {seed}: epochs {fit['stopped'][e]}, gap {res['gap'][e]:.4f}, "
           f"estimate {res['estimate'][e]:.4f}" + (" (diverged)" if res["diverged"][e] else ""))
@@ -55,8 +57,9 @@ layout = {f"hp_{hp}": np.array([s[hp] for s, _ in members], float) for hp in awd
 layout |= {f"sweep_{hp}": np.array([s["sweeps"].get(hp, -1) for s, _ in members]) for hp in awd.HYPERPARAMETERS}
 layout["is_base"] = np.array([s["base"] for s, _ in members])
 save_npz(smk.output[0], setting=np.array([s["name"] for s, _ in members]), seed=np.array([sd for _, sd in members]),
-         epochs=fit["stopped"], final_loss=last, fitted=last < p.stop["loss"],
+         epochs=fit["stopped"], final_loss=last, fitted=last < p.stop["loss"], diverged_epoch=fit["diverged_epoch"],
          loss_curve=fit["loss"], acc_curve=fit["acc"], pair=pair, **res, **layout,
          seeds=S, hidden=H, n_test=len(y_test), penalty_epochs=p.penalty_epochs,
          **{f"stop_{k}": v for k, v in p.stop.items()})
+print(f"diverged: {int(res['diverged'].sum())} of {len(members)}")
 os.remove(checkpoint)

@@ -101,7 +101,9 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     result); one that is unreadable or from another run is moved aside (spdl.checkpoint). The
     caller removes it once its outputs are written.
     Returns params (final stacked), loss and acc histories (epochs + 1, units; NaN once a unit
-    stopped), stopped (units,) = epoch at which each unit stopped.
+    stopped), stopped (units,) = epoch at which each unit stopped, diverged (units,) = whether it
+    stopped because it diverged (its loss was no longer finite: the engine sets a blown-up member's
+    weights to NaN) and diverged_epoch (units,) = the epoch during which it diverged, -1 if it did not.
     """
     E = params[0].shape[0]
     per = lambda v: torch.as_tensor(np.broadcast_to(np.asarray(v, dtype=np.float64), (E,)).copy())  # noqa: E731
@@ -157,8 +159,10 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
         state["epoch"] = ep + 1
     ckpt.save(state)  # the finished state: the caller deletes it once its outputs are written
     last = int(state["stopped"].max())
+    stopped = state["stopped"].numpy()
+    diverged = ~np.isfinite(state["loss"].numpy()[stopped, np.arange(U)])  # stopped on a non-finite loss
     return dict(params=state["params"], loss=state["loss"][:last + 1].numpy(), acc=state["acc"][:last + 1].numpy(),
-                stopped=state["stopped"].numpy())
+                stopped=stopped, diverged=diverged, diverged_epoch=np.where(diverged, np.maximum(stopped - 1, 0), -1))
 
 
 @torch.no_grad()
@@ -272,6 +276,16 @@ def decompose(dW, dl, V):
     return dict(mu_w=mu_w, mu_g=mu_g, sigma_w=s_w, sigma_g=s_g, c=c, mean_term=mu_g * mu_w, sigma_term=cov)
 
 
+def _eigh(H):
+    """torch.linalg.eigh, or numpy's LAPACK call when torch's fails to converge: single-threaded torch
+    gives up on some Hessians with many exactly-zero eigenvalues (dead units) that numpy decomposes."""
+    try:
+        return torch.linalg.eigh(H)
+    except torch.linalg.LinAlgError:
+        eig, V = np.linalg.eigh(H.numpy())
+        return torch.from_numpy(eig), torch.from_numpy(V)
+
+
 def analyse(params, x_train, y_train, x_test, y_test, pair, *, sharp: int = 10, exact_max: int = 4096,
             lanczos_k: int = 100) -> dict:
     """The full activity-weight analysis of one trained network ([W1, W, W3], no biases).
@@ -296,7 +310,7 @@ def analyse(params, x_train, y_train, x_test, y_test, pair, *, sharp: int = 10, 
 
     P = W.numel()
     if P <= exact_max:
-        eig, V = torch.linalg.eigh(layer_hessian(W, W3, a_tr, ytr))
+        eig, V = _eigh(layer_hessian(W, W3, a_tr, ytr))
         eig, V = eig.flip(0), V.flip(1)
     else:
         vals, vecs = lanczos_top_eigs(hessian_vector_product(W, W3, a_tr, ytr), P, lanczos_k)
@@ -319,16 +333,28 @@ def analyse(params, x_train, y_train, x_test, y_test, pair, *, sharp: int = 10, 
     )
 
 
+SCALAR_RESULTS = ("train_loss", "test_loss", "gap", "estimate", "sigma_part", "mean_part", "sharp_part", "rest_part",
+                  "sigma_g_total", "sigma_w_total", "test_acc", "weight_norm", "n_pairs", "n_dead")
+PAIR_RESULTS = ("dual_abs_err", "dual_rel_err")
+DIRECTION_RESULTS = ("eig", "mu_w", "mu_g", "sigma_w", "sigma_g", "c", "mean_term", "sigma_term")
+
+
+def nan_analysis(n_weights: int, n_pairs: int, *, exact_max: int = 4096, lanczos_k: int = 100, **_) -> dict:
+    """What analyse() returns, all NaN: the record of a network that diverged (nothing to analyse)."""
+    n_dir = n_weights if n_weights <= exact_max else lanczos_k
+    return ({k: np.nan for k in SCALAR_RESULTS} | {k: np.full(n_pairs, np.nan) for k in PAIR_RESULTS}
+            | {k: np.full(n_dir, np.nan) for k in DIRECTION_RESULTS})
+
+
 def analyse_networks(params, x_train, y_train, x_test, y_test, pair, **kw) -> dict:
     """analyse() for every member of stacked params; the arrays stacked along a leading member axis,
-    NaN rows for members with non-finite weights (diverged), plus a `diverged` flag."""
+    NaN rows for members with non-finite weights (diverged), plus a `diverged` flag. A job whose
+    members all diverged is recorded as such (all NaN), not an error."""
+    template = nan_analysis(params[1][0].numel(), len(pair), **kw)
     rows = [analyse([p[e] for p in params], x_train, y_train, x_test, y_test, pair, **kw)
-            if all(torch.isfinite(p[e]).all() for p in params) else None for e in range(params[0].shape[0])]
-    ok = next((r for r in rows if r is not None), None)
-    if ok is None:
-        raise RuntimeError("every network diverged: nothing to analyse (lower the learning rate)")
-    out = {k: np.stack([np.full(np.shape(ok[k]), np.nan) if r is None else r[k] for r in rows]) for k in ok}
-    out["diverged"] = np.array([r is None for r in rows])
+            if all(torch.isfinite(p[e]).all() for p in params) else template for e in range(params[0].shape[0])]
+    out = {k: np.stack([r[k] for r in rows]) for k in template}
+    out["diverged"] = np.array([r is template for r in rows])
     return out
 
 

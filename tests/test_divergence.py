@@ -295,3 +295,88 @@ def test_activity_weight_duality_diverged_networks_are_outcomes(root, tmp_path):
     assert pd.read_csv(figs / "fig8_multilearner.csv").diverged.all()
     assert pd.read_csv(figs / "fig6_hyperparameters.csv").n_diverged.max() > 0
     assert_scorecard_says_diverged(work, "activity_weight_duality", sorted(expect))
+
+
+# ---------------------------------------------------------------------------------------- sgd_noise_flatness
+def test_window_analysis_records_diverged_members_with_the_shapes_of_an_analysis():
+    from spdl.engine import train
+    from spdl.studies import sgd_noise_flatness as snf
+
+    g = torch.Generator().manual_seed(0)
+    X, Y = torch.rand(60, 10, generator=g), torch.randint(0, 3, (60,), generator=g)
+    arch = MLP((10, 6, 6, 3), "relu", bias=False)
+    params = init_params(arch, [0, 1])
+    cfg = dict(layer=1, n_pcs=5, profile_pcs=[1, 2], profile_halfwidth=1.0, profile_points=5)
+    rec = snf.WindowRecorder(params, 1, 30)
+    train(arch, params, X, Y, steps=30, lr=[0.1, 0.1], batch_size=20, loss="cross_entropy", seeds=[0, 1], observe=rec)
+    rec.traj[1, 10:] = float("nan")  # member 1 diverged inside the window
+    out = snf.analyse_ensemble(arch, rec, [0.1, 0.1], X, Y, cfg)
+    blank = snf.nan_window(cfg, 30)
+    assert set(out) == set(blank) and all(out[k].shape[1:] == np.shape(blank[k]) for k in blank)
+    assert np.isfinite(out["var"][0]).all() and np.isnan(out["var"][1]).all()
+    rec.traj[0] = float("nan")  # every member diverged: recorded, not an error
+    out = snf.analyse_ensemble(arch, rec, [0.1, 0.1], X, Y, cfg)
+    assert np.isnan(out["flatness"]).all() and out["theta12"].shape == (2, 30, 2)
+    assert np.isnan(snf.fit_exponent(out["flatness"][0], out["var"][0])).all()  # no fit through nothing
+    assert np.isnan(snf.log_slope(out["flatness"][0], out["temperature"][0]))
+
+
+SNF_TINY = {
+    "scale": "quick",
+    "sgd_noise_flatness": {
+        "n_train": 200, "hidden": [100, 100], "seeds": 3,
+        "lr": [0.1, 2.0],  # lr 2: some members blow up in the first steps; the main setting (lr 0.1) does not
+        "batch_size": [20, 50], "pretrain_steps": 200, "window_steps": 100, "n_records": 10, "n_pcs": 10,
+        "fit_pcs": [2, 10], "profile_pcs": [1, 2, 5], "profile_halfwidth": 3.0, "profile_points": 7,
+        "langevin": {"seeds": 2, "burnin_steps": 20, "window_steps": 60},
+        "valley": {"c": 1.0, "sigma": 1.0, "replicas": 50, "delta0": 3.75,
+                   "drift": {"lr": 0.6, "batch": 1, "steps": 400, "record_every": 10},  # too large: replicas blow up
+                   "stationary": {"lr": 0.1, "temp": 1.0e-3, "batch": [5, 20], "steps": 1000, "burnin": 500,
+                                  "sample_every": 100},
+                   "flat_time": {"lr": [0.1, 0.3], "batch": [2, 10], "steps": 1000, "lambda_tol": 0.05},
+                   "critical": {"lr": {"min": 0.2, "max": 1.4, "n": 5}, "batch": [1, 20], "steps": 300,
+                                "replicas": 50}},
+    },
+}
+
+
+@pytest.mark.slow  # reason: a snakemake run of the whole study, data preparation included (about a minute)
+def test_sgd_noise_flatness_diverged_members_and_replicas_are_outcomes(root, tmp_path):
+    work = copy_project(root, tmp_path)
+    claims = run_study(work, "sgd_noise_flatness", SNF_TINY)
+    out = work / "results/sgd_noise_flatness"
+    windows = [np.load(f) for f in sorted(out.glob("sgd_b*.npz"))]
+    pre = np.load(out / "pretrain_b20.npz")
+    lang, valley = np.load(out / "langevin.npz"), np.load(out / "valley.npz")
+    for d in windows + [pre]:
+        assert ((d["diverged_step"] >= 0) == d["diverged"]).all()
+    for d in windows:
+        assert np.isnan(d["var"][d["diverged"]]).all() and np.isfinite(d["var"][~d["diverged"]]).all()
+    div = np.concatenate([d["diverged"] for d in windows])
+    w20 = np.load(out / "sgd_b20.npz")  # the main setting: first batch size, first lr
+    main = w20["diverged"][np.isclose(w20["lr"], 0.1)]
+    assert div.any() and not div.all(), "the tiny config is meant to diverge in part"
+
+    expect = set()
+    if pre["diverged"].any():
+        expect.add("exploration_phase")
+    if div.any():
+        expect.add("psi_positive_all")
+    if main.any():
+        expect |= {"sigma1_much_larger", "pc1_along_mean", "psi_value", "temperature_decreases"}
+    if lang["diverged"].any():
+        expect.add("psi_control_negative")
+    if valley["drift_sgd_diverged"].any():
+        expect.add("valley_sgd_reaches_flat")
+    if valley["drift_iso_diverged"].any():
+        expect.add("valley_iso_no_preference")
+    if (valley["stat_diverged"] > 0).any():
+        expect.add("valley_stationary_fp")
+    assert {"psi_positive_all", "valley_sgd_reaches_flat"} <= expect
+    got = {i for i, c in claims.items() if c["status"] == "diverged"}
+    assert got == expect, (sorted(got - expect), sorted(expect - got))
+    assert not any(claims[i]["passed"] for i in expect)
+    figs = work / "results/figures/sgd_noise_flatness"
+    assert pd.read_csv(figs / "fig4_variance_flatness.csv").diverged.sum() > 0
+    assert pd.read_csv(figs / "fig7_valley_drift.csv").n_diverged.max() > 0
+    assert_scorecard_says_diverged(work, "sgd_noise_flatness", sorted(expect))

@@ -21,10 +21,11 @@ lcfg = p.langevin
 pre, sgd = load_npz(smk.input.pretrain), load_npz(smk.input.sgd)
 members = np.nonzero(np.isclose(pre["lr"], p.lr))[0][:lcfg["seeds"]]
 lr, temp = float(p.lr), sgd["mean_temperature"][members]
+source_diverged = sgd["diverged"][members].astype(bool)  # its SGD run diverged: no temperature to match
 X, Y = snf.training_set(smk.input.data, p.n_train)
 arch = MLP((X.shape[1], *p.hidden, 10), activation="relu", bias=False)
 params = [torch.tensor(pre[f"param{i}"][members]) for i in range(arch.depth)]
-noise = np.sqrt(2 * lr * temp)
+noise = np.where(source_diverged, 0.0, np.sqrt(2 * lr * np.where(source_diverged, 0.0, temp)))
 seeds = [20_000 + int(s) for s in pre["seed"][members]]
 print(f"Langevin control: lr {lr}, matched T {temp}, noise_std {noise}")
 burn = train(arch, params, X, Y, steps=lcfg["burnin_steps"], lr=lr, loss="cross_entropy", noise_std=noise,
@@ -37,4 +38,6 @@ result = train(arch, burn.params, X, Y, steps=steps, lr=lr, loss="cross_entropy"
 res = snf.analyse_ensemble(arch, recorder, [lr] * len(members), X, Y, p.analysis)
 save_npz(smk.output[0], lr=lr, seed=pre["seed"][members], temperature_set=temp, noise_std=noise,
          burnin_steps=lcfg["burnin_steps"], window_steps=steps,
-         diverged=burn.diverged | result.diverged, loss_window=result.history["loss"], **res)
+         diverged=burn.diverged | result.diverged | source_diverged, source_diverged=source_diverged,
+         loss_window=result.history["loss"], **res)
+print(f"diverged: {int((burn.diverged | result.diverged | source_diverged).sum())} of {len(members)}")

@@ -29,6 +29,7 @@ for name, kw in [("sgd", dict(batch=dc["batch"], temp=0.0)), ("iso", dict(batch=
     r = snf.simulate_valley(w1_0, w2_0, lr=dc["lr"], sigma=sigma, c=c, steps=dc["steps"], seed=1,
                             record_every=dc["record_every"], **kw)
     out[f"drift_{name}_w1"], out[f"drift_{name}_w2"] = r["w1"], r["w2"]
+    out[f"drift_{name}_diverged"] = r["diverged_step"] >= 0  # per replica
     out["drift_steps"] = r["steps"]
     print(f"drift {name}: diverged {np.mean(r['diverged_step'] >= 0):.3f}")
 out["drift_temp"], out["drift_lr"], out["drift_batch"] = t_iso, dc["lr"], dc["batch"]

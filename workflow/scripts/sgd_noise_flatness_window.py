@@ -30,8 +30,13 @@ result = train(arch, params, X, Y, steps=steps, lr=lrs, batch_size=batch, loss="
                metrics=snf.Accuracy(arch, X, Y), observe=recorder, progress=log)
 print(f"window done; loss {result.history['loss'][-1]}; analysing {len(lrs)} members")
 res = snf.analyse_ensemble(arch, recorder, lrs, X, Y, p.analysis)
-save_npz(smk.output[0], batch=batch, lr=lrs, seed=seeds, steps=result.steps + int(pre["steps"][-1]),
+# per member: diverged in pretraining or in the window, and at which step (counted from the start of pretraining)
+start = int(pre["steps"][-1])
+diverged_step = np.where(pre["diverged_step"] >= 0, pre["diverged_step"],
+                         np.where(result.diverged, start + result.diverged_step, -1))
+save_npz(smk.output[0], batch=batch, lr=lrs, seed=seeds, steps=result.steps + start,
          window_steps=steps, layer=p.analysis["layer"], profile_pcs=np.array(p.analysis["profile_pcs"]),
-         diverged=result.diverged | pre["diverged"], **{f"hist_{k}": v for k, v in result.history.items()}, **res)
+         diverged=result.diverged | pre["diverged"], diverged_step=diverged_step,
+         **{f"hist_{k}": v for k, v in result.history.items()}, **res)
 # psi is fitted in the notebook (over its fit_pcs); here only the spectrum's head
 print("sigma_1^2 / sigma_2^2 per member:", np.round(res["var"][:, 0] / res["var"][:, 1], 2))

@@ -98,20 +98,29 @@ def analyse_window(arch, traj, means, layer, lr, X, Y, *, n_pcs, profile_pcs, ha
             "theta12": theta[:, :2].numpy(), "profile_d": d.numpy(), "profiles": profiles.numpy()}
 
 
+def nan_window(cfg, steps: int) -> dict:
+    """What analyse_window returns, all NaN: the record of a member whose window diverged."""
+    k, n_prof = cfg["n_pcs"], cfg["profile_points"]
+    return {"var": np.full(k, np.nan), "total_var": np.nan, "flatness": np.full(k, np.nan), "loss0": np.nan,
+            "temperature": np.full(k, np.nan), "corr_time": np.full(k, np.nan), "mean_temperature": np.nan,
+            "pc1_cos": np.nan, "theta12": np.full((steps, 2), np.nan), "profile_d": np.full(n_prof, np.nan),
+            "profiles": np.full((len(cfg["profile_pcs"]), n_prof), np.nan)}
+
+
 def analyse_ensemble(arch, recorder, lrs, X, Y, cfg) -> dict:
-    """analyse_window for every member; arrays stacked along a leading member axis (NaN if diverged)."""
+    """analyse_window for every member; arrays stacked along a leading member axis (NaN if diverged,
+    also when every member diverged)."""
+    template = nan_window(cfg, recorder.traj.shape[1])
     out = []
     for e, lr in enumerate(lrs):
         traj, means = recorder.traj[e], [m[e] for m in recorder.means()]
         if not torch.isfinite(traj).all():
-            out.append(None)
+            out.append(template)
             continue
         out.append(analyse_window(arch, traj, means, cfg["layer"], lr, X, Y, n_pcs=cfg["n_pcs"],
                                   profile_pcs=cfg["profile_pcs"], halfwidth=cfg["profile_halfwidth"],
                                   n_profile=cfg["profile_points"]))
-    template = next(r for r in out if r is not None)
-    return {k: np.stack([np.full(np.shape(v), np.nan) if r is None else np.asarray(r[k], float) for r in out])
-            for k, v in template.items()}
+    return {k: np.stack([np.asarray(r[k], float) for r in out]) for k in template}
 
 
 def pca(traj: torch.Tensor, k: int, seed: int = 0, niter: int = 6):
@@ -215,17 +224,22 @@ def flatness(f, n_dir: int, factor: float = E_FACTOR, d0: float = 0.1, d_max: fl
 
 
 def fit_exponent(F_, var) -> tuple[float, float]:
-    """psi, log-amplitude of sigma^2 = A F^-psi: least squares of log sigma^2 on log F [PNAS]."""
+    """psi, log-amplitude of sigma^2 = A F^-psi: least squares of log sigma^2 on log F [PNAS];
+    NaN with fewer than 2 usable PCs (a diverged member has none)."""
     F_, var = np.asarray(F_, float), np.asarray(var, float)
     ok = np.isfinite(F_) & np.isfinite(var) & (F_ > 0) & (var > 0)
+    if ok.sum() < 2:
+        return float("nan"), float("nan")
     slope, intercept = np.polyfit(np.log(F_[ok]), np.log(var[ok]), 1)
     return float(-slope), float(intercept)
 
 
 def log_slope(x, y) -> float:
-    """Least-squares slope of log y on log x (finite, positive entries)."""
+    """Least-squares slope of log y on log x (finite, positive entries); NaN with fewer than 2."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if ok.sum() < 2:
+        return float("nan")
     return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 

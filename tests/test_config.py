@@ -99,6 +99,7 @@ STUDY_CASES = [
     # deep_linear
     ("dl_duplicate_depth", _set(f"{DL}.dynamics.depths.1.hidden_layers", 1), f"{DL}.dynamics.depths: hidden_layers 1"),
     ("dl_no_depth_1", _set(f"{DL}.dynamics.depths.0.hidden_layers", 2), f"{DL}.dynamics.depths: needs"),
+    ("dl_only_one_depth", lambda c: c[DL]["dynamics"]["depths"].pop(), f"{DL}.dynamics.depths: needs"),
     ("dl_wave_grid_min_above_max", _set(f"{DL}.modes.wave_shat", {"min": 5.0, "max": 1.0, "n": 10}),
      f"{DL}.modes.wave_shat.max"),
     ("dl_sbar_grid_min_above_max", _set(f"{DL}.spectrum.sbar", {"min": 4.0, "max": 0.1, "n": 10}),

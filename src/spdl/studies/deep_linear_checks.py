@@ -47,11 +47,9 @@ def check_config(section: dict) -> list[str]:
     for h in sorted({h for h in hidden if hidden.count(h) > 1}):
         msgs.append(f"{S}.dynamics.depths: hidden_layers {h} appears {hidden.count(h)} times "
                     "(one entry per depth; each names one results file)")
-    if 1 not in hidden:
-        msgs.append(f"{S}.dynamics.depths: needs the entry with hidden_layers 1 (Figs. 3 and 7), has {hidden}")
-    if len(set(hidden)) > 2:
-        msgs.append(f"{S}.dynamics.depths: at most 2 depths (Fig. 3: 1 hidden layer, Fig. 4: one deeper), "
-                    f"has {sorted(set(hidden))}")
+    if sorted(set(hidden)) != [1, 3]:
+        msgs.append(f"{S}.dynamics.depths: needs the depths hidden_layers 1 (Figs. 3 and 7) and 3 (Fig. 4, claims h3_*), "
+                    f"has {hidden}")
     rank = len(dyn["rank3_profile"])
     if min(dyn["n1"], dyn["n3"]) < rank:
         msgs.append(f"{S}.dynamics.n3: min(n1, n3) = {min(dyn['n1'], dyn['n3'])} is below the rank-{rank} "

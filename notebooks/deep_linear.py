@@ -179,7 +179,8 @@ claims.check("spiked_shat_matches", np.max(np.abs(above.shat_mean / above.shat_t
              reason=no_above)
 claims.check("spiked_overlap_matches", np.max(np.abs(above.overlap_mean - above.overlap_theory)) if len(above) else None,
              reason=no_above)
-claims.check("overlap_zero_below_threshold", below.overlap_mean.max() if len(below) else None, reason=no_below)
+claims.check("overlap_zero_below_threshold", np.max(below.overlap_mean.to_numpy()) if len(below) else None,
+             reason=no_below)
 claims.table("fig2_spiked_spectrum")
 
 
@@ -429,7 +430,7 @@ save_figure(fig, vagg, figdir, "fig6_varying_p")
 # %%
 n_seeds, n_p, n_snr = vc["seeds"], len(vc["p_ratio"]), len(vc["effective_snr"])
 pooled_sem = vp.groupby(["effective_snr", "p_ratio"]).min_test.var().groupby("effective_snr").mean() ** 0.5 / n_seeds ** 0.5
-rng_stat = (vagg.groupby("effective_snr")["mean"].agg(lambda v: v.max() - v.min()) / pooled_sem).max()
+rng_stat = np.max((vagg.groupby("effective_snr")["mean"].agg(lambda v: v.max() - v.min()) / pooled_sem).to_numpy())
 claims.check("varying_p_collapse", rng_stat / studentized_range.ppf(1 - 0.01 / n_snr, n_p, n_p * (n_seeds - 1)),
              diverged=bool(vp_div.any()))
 th_at = np.interp(vagg.effective_snr, snr_th, th)

@@ -142,8 +142,9 @@ class ClaimBook:
         inside = (math.isfinite(measured) and (d.lower is None or measured >= d.lower)
                   and (d.upper is None or measured <= d.upper))
         status = "diverged" if diverged else "missing" if reason else "pass" if inside else "fail"
-        note = reason or ("a run it depends on diverged" if diverged else
-                          "" if inside or math.isfinite(measured) else "measured value is not finite")
+        notes = ["a run it depends on diverged" if diverged else "", reason,
+                 "" if diverged or reason or inside or math.isfinite(measured) else "measured value is not finite"]
+        note = "; ".join(n for n in notes if n)
         claim = Claim(id=id, study=self.study, figure=d.figure, statement=d.statement, paper_value=d.paper_value,
                       measured=measured, lower=d.lower, upper=d.upper, band=format_band(d.lower, d.upper),
                       reason=d.reason, scale=self.scale, status=status, note=note)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
 
 CORE_SCHEMA = "config.schema.yaml"
 
@@ -41,7 +43,11 @@ def load_schema(schema_dir) -> dict:
 
 def validate_config(config: dict, schema_dir) -> None:
     """Raise :class:`ConfigError` listing every violation as ``key: problem``."""
-    validator = jsonschema.Draft202012Validator(load_schema(schema_dir))
+    schema = load_schema(schema_dir)
+    sections = [sub for sub in schema["properties"].values() if "$id" in sub]
+    # every section schema registered and crawled once: "#/$defs/..." lookups then cost nothing
+    registry = Registry().with_resources((sub["$id"], DRAFT202012.create_resource(sub)) for sub in sections).crawl()
+    validator = jsonschema.Draft202012Validator(schema, registry=registry)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
     lines = [f"  - {_describe(e)}" for e in errors]
     lines += [f"  - key {key}: {value} is not a finite number" for key, value in _non_finite(config)]

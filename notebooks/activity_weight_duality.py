@@ -38,7 +38,8 @@
 # demo's finite difference along $\delta W_k$), projections $\theta_{k,n} = \delta W_k\cdot v_n$ and
 # $g_{k,n} = g_k \cdot v_n$ on the eigenvectors $v_n$ of the exact training-loss Hessian (eigenvalue
 # $\lambda_n$, decreasing in $n$):
-# $$\Delta L \equiv \langle \Delta l_k\rangle_k = \sum_n \left(\mu_{g,n}\mu_{w,n} + c_n\sigma_{g,n}\sigma_{w,n}\right).$$
+# $$\Delta L \equiv \langle \Delta l_k\rangle_k
+# = \sum_n \left(\mu_{g,n}\mu_{w,n} + c_n\sigma_{g,n}\sigma_{w,n}\right).$$
 # With a complete eigenbasis this is an identity (population statistics over $k$); what is
 # measured is how the sum splits over directions and factors, and how $\Delta L$ (paired training
 # losses) compares with the generalization gap $L_{test} - L_{train}$ (whole training set).
@@ -198,7 +199,8 @@ claims.table("fig2_sharpness")
 
 # %% [markdown]
 # ## Fig. 3 — the size factor $\sigma_{w,n}$
-# Cumulative $\sum_{m\le n}\sigma_{w,m}^2$ (left; its end is $\sigma_w^2$, the size factor of Fig. 7) and $\sigma_{w,n}$ (right)
+# Cumulative $\sum_{m\le n}\sigma_{w,m}^2$ (left; its end is $\sigma_w^2$, the size factor of Fig. 7) and
+# $\sigma_{w,n}$ (right)
 # for the init-scale and norm-penalty sweeps (means over seeds), which change the size of the
 # solution. No claim here; the size claims are in Fig. 7.
 
@@ -404,7 +406,8 @@ ratios = {key: float(np.mean(piv[key]["DPSGD"] / piv[key]["SSGD"])) if len(piv) 
           for key in ("sigma_g_total", "sigma_w_total", "gap")}
 DIV_MULTI = bool(mdf.diverged.any())
 fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-for ax, (key, label) in zip(axes, (("sigma_g_total", r"$\sigma_g$ (sharpness)"), ("sigma_w_total", r"$\sigma_w$ (size)"),
+for ax, (key, label) in zip(axes, (("sigma_g_total", r"$\sigma_g$ (sharpness)"),
+                                   ("sigma_w_total", r"$\sigma_w$ (size)"),
                                    ("gap", "gap $L_{test}-L_{train}$"))):
     for seed in piv.index:
         ax.plot([0, 1], [piv[key]["SSGD"][seed], piv[key]["DPSGD"][seed]], "o-", color="0.6", lw=1)

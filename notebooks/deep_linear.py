@@ -177,7 +177,8 @@ no_above = "" if len(above) else "no sbar of the grid lies above the detection t
 no_below = "" if len(below) else "no sbar of the grid lies below the detection threshold by the margin"
 claims.check("spiked_shat_matches", np.max(np.abs(above.shat_mean / above.shat_theory - 1)) if len(above) else None,
              reason=no_above)
-claims.check("spiked_overlap_matches", np.max(np.abs(above.overlap_mean - above.overlap_theory)) if len(above) else None,
+claims.check("spiked_overlap_matches",
+             np.max(np.abs(above.overlap_mean - above.overlap_theory)) if len(above) else None,
              reason=no_above)
 claims.check("overlap_zero_below_threshold", np.max(below.overlap_mean.to_numpy()) if len(below) else None,
              reason=no_below)
@@ -237,7 +238,8 @@ def dynamics_figure(hidden, name):
                 if init == "aligned":
                     ta_mins = mins
                 ratio = (mins / ta_mins)[np.isfinite(mins / ta_mins)]  # seeds where both students survived
-                summary.append(dict(rank=rank, snr=snr, init=init, min_test=finite_mean(mins), min_test_sd=finite_std(mins),
+                summary.append(dict(rank=rank, snr=snr, init=init, min_test=finite_mean(mins),
+                                    min_test_sd=finite_std(mins),
                                     paired_ratio=finite_mean(ratio),
                                     paired_ratio_sem=finite_std(ratio, ddof=1) / np.sqrt(len(ratio)),
                                     t_opt=finite_mean(topt), t_opt_sd=finite_std(topt), train_mean=tr, test_mean=te,
@@ -281,8 +283,9 @@ def dynamics_claims(hidden, name, s, ta, rnd):
     t_fine = np.linspace(0, t[-1], 20 * len(t))
 
     def rms(curves, which):
-        d = [dl.time_tolerant_log_distance(t, c, t_fine, theory(t_fine, teacher(r, snr), int(dyn["n1"]),
-                                                                 int(dyn["n2"]), int(dyn["n3"]), depth["eps"], D)[which],
+        d = [dl.time_tolerant_log_distance(t, c, t_fine,
+                                           theory(t_fine, teacher(r, snr), int(dyn["n1"]), int(dyn["n2"]),
+                                                  int(dyn["n3"]), depth["eps"], D)[which],
                                            0.05) for c, r, snr in zip(curves, ta["rank"], ta["snr"])]
         return np.sqrt(np.mean(np.concatenate(d) ** 2))
 
@@ -429,7 +432,8 @@ save_figure(fig, vagg, figdir, "fig6_varying_p")
 
 # %%
 n_seeds, n_p, n_snr = vc["seeds"], len(vc["p_ratio"]), len(vc["effective_snr"])
-pooled_sem = vp.groupby(["effective_snr", "p_ratio"]).min_test.var().groupby("effective_snr").mean() ** 0.5 / n_seeds ** 0.5
+pooled_sem = (vp.groupby(["effective_snr", "p_ratio"]).min_test.var().groupby("effective_snr").mean() ** 0.5
+              / n_seeds ** 0.5)
 rng_stat = np.max((vagg.groupby("effective_snr")["mean"].agg(lambda v: v.max() - v.min()) / pooled_sem).to_numpy())
 claims.check("varying_p_collapse", rng_stat / studentized_range.ppf(1 - 0.01 / n_snr, n_p, n_p * (n_seeds - 1)),
              diverged=bool(vp_div.any()))
@@ -468,11 +472,13 @@ for rank, color in ((1, "C0"), (3, "C1")):
     th_gap = [(a - b) / a for a, b in zip(np.interp(g.index, snr_grid, gd), np.interp(g.index, snr_grid, opt))]
     gaps[rank] = pd.DataFrame(dict(sim=g.rel_gap["mean"], sem=g.rel_gap["sem"], theory=th_gap))
     n_div7 = pd.Series(div7).groupby(dyn["snr"][sel]).sum()  # diverged TA students per SNR (not in the means)
-    rows += [dict(rank=rank, snr=s, gd_theory=a, optimum_theory=b, source="theory") for s, a, b in zip(snr_grid, gd, opt)]
+    rows += [dict(rank=rank, snr=s, gd_theory=a, optimum_theory=b, source="theory")
+             for s, a, b in zip(snr_grid, gd, opt)]
     rows += [dict(rank=rank, snr=s, gd_sim=a, optimum_sim=b, rel_gap_sim=c, rel_gap_theory=d, source="simulation",
                   n_diverged=int(n_div7[s]))
              for s, a, b, c, d in zip(g.index, g.gd["mean"], g.opt["mean"], g.rel_gap["mean"], th_gap)]
-ax.set(xlabel="SNR $\\bar s$", ylabel="test error", yscale="log", title="markers: o GD (simulated), x estimator on data")
+ax.set(xlabel="SNR $\\bar s$", ylabel="test error", yscale="log",
+       title="markers: o GD (simulated), x estimator on data")
 ax.legend(frameon=False, fontsize=7)
 h1_ta_div = dyn["diverged"][dyn["init"] == "aligned"].astype(bool)
 note_diverged(ax, int(h1_ta_div.sum()), len(h1_ta_div), "TA students")

@@ -164,7 +164,8 @@ for ax, r in zip(np.atleast_1d(axes), curves_rho):
         if np.isnan(c[key]).all() or not live.any():
             continue
         line, = ax.plot(t[ok], c[key][ok][:, live].mean(1), label=label)
-        ax.fill_between(t[ok], c[key][ok][:, live].min(1), c[key][ok][:, live].max(1), color=line.get_color(), alpha=0.25)
+        ax.fill_between(t[ok], c[key][ok][:, live].min(1), c[key][ok][:, live].max(1), color=line.get_color(),
+                        alpha=0.25)
         data += [dict(rho=r, step=s, curve=key, seed=k, value=v, diverged=not live[k])
                  for i, s in enumerate(t) for k, v in enumerate(c[key][i])]
     note_diverged(ax, int((~live).sum()), S)
@@ -423,7 +424,8 @@ for k, r in enumerate(POS):
     t, c = runs(r)
     ok, live = t > 0, alive(r)
     col = cm(k / max(1, len(POS) - 1))
-    data += [dict(rho=r, step=s, seed=e, auc=c["auc"][i, e], diverged=not live[e]) for i, s in enumerate(t) for e in range(S)]
+    data += [dict(rho=r, step=s, seed=e, auc=c["auc"][i, e], diverged=not live[e])
+             for i, s in enumerate(t) for e in range(S)]
     if not live.any():
         continue
     ax.plot(t[ok], c["auc"][ok][:, live].mean(1), color=col, label=f"{r:g}")
@@ -477,7 +479,8 @@ df["clean_test"] = np.where(cl["clean_diverged"], np.nan, cl["clean_test"])[df.s
 done = df[df.found & ~df.diverged]  # cleaned and retrained without a blow-up: the numbers below are theirs
 g = done.drop(columns=["found", "diverged"]).groupby("rho").agg(["mean", "std"])
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-for key, label in (("noisy_test", "noisy"), ("cleaned_test", "cleaned in phase II"), ("clean_test", "clean ($\\rho=0$)")):
+for key, label in (("noisy_test", "noisy"), ("cleaned_test", "cleaned in phase II"),
+                   ("clean_test", "clean ($\\rho=0$)")):
     a1.errorbar(g.index, g[key]["mean"], yerr=g[key]["std"], marker="o", capsize=2, label=label)
 a1.set(xlabel="$\\rho$", ylabel="final test accuracy")
 a1.legend(frameon=False)

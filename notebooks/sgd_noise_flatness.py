@@ -55,7 +55,6 @@ cfg = {}  # the keys only this notebook reads: fit_pcs
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from spdl.studies import sgd_noise_flatness as snf
 from spdl.claims import ClaimBook
@@ -151,9 +150,11 @@ fig, ax = plt.subplots(1, 2, figsize=(9, 3.4))
 data = []
 for e in np.nonzero(np.isclose(d["lr"], LR0) & ~d["diverged"].astype(bool))[0]:
     v = d["var"][e]
-    ax[0].plot(np.arange(1, len(v) + 1), v / d["total_var"][e], marker=".", ms=3, alpha=0.8, label=f"seed {d['seed'][e]}")
+    ax[0].plot(np.arange(1, len(v) + 1), v / d["total_var"][e], marker=".", ms=3, alpha=0.8,
+               label=f"seed {d['seed'][e]}")
     ax[1].plot(*d["theta12"][e].T, lw=0.5, alpha=0.8)
-    data += [dict(kind="spectrum", seed=int(d["seed"][e]), pc=i + 1, value=x / d["total_var"][e]) for i, x in enumerate(v)]
+    data += [dict(kind="spectrum", seed=int(d["seed"][e]), pc=i + 1, value=x / d["total_var"][e])
+             for i, x in enumerate(v)]
 ax[0].set(xscale="log", yscale="log", xlabel="PC $i$", ylabel=r"$\sigma_i^2$ / total variance")
 ax[0].legend(frameon=False)
 ax[1].set(xlabel=r"$\theta_1$", ylabel=r"$\theta_2$", title="window trajectory")
@@ -261,7 +262,8 @@ ax.set(xscale="log", yscale="log", xlabel="flatness $F_i$", ylabel=r"variance $\
        title=f"control: $\\psi$ = {psi_l[0]:.2f}; matched T = {np.mean(lang['temperature_set']):.2g}")
 ax.legend(frameon=False, fontsize=8)
 save_figure(fig, pd.DataFrame(data), figdir, "fig5_langevin_control")
-print("non-finite flatness (no crossing below d_max) in the control:", int((~np.isfinite(lang["flatness"][:, fit])).sum()))
+print("non-finite flatness (no crossing below d_max) in the control:",
+      int((~np.isfinite(lang["flatness"][:, fit])).sum()))
 claims.check("psi_control_negative", psi_l[0], diverged=bool(LANG_DIV.any()))
 claims.table("fig5_langevin_control")
 
@@ -312,7 +314,8 @@ claims.table("fig6_temperature")
 #
 # **Derivation** (ours). One step with minibatch factor $g = p\,m_B - \xi_B$ ($p = w_1w_2 - c$,
 # $m_B$ = mean $x^2$, $\xi_B$ = mean $\epsilon x$) and isotropic kicks $\zeta_{1,2} \sim N(0, 2\,\mathrm{lr}\,T)$:
-# $\delta' = \delta(1 - \mathrm{lr}^2 g^2) + 2(w_1 - \mathrm{lr}\,g w_2)\zeta_1 - 2(w_2 - \mathrm{lr}\,g w_1)\zeta_2 + \zeta_1^2 - \zeta_2^2$
+# $\delta' = \delta(1 - \mathrm{lr}^2 g^2) + 2(w_1 - \mathrm{lr}\,g w_2)\zeta_1 -
+# 2(w_2 - \mathrm{lr}\,g w_1)\zeta_2 + \zeta_1^2 - \zeta_2^2$
 # exactly. So minibatch noise never moves $\delta$ at random: it only *contracts* $|\delta|$ at rate
 # $r = \mathrm{lr}^2 E[g^2]$, with $E[g^2] = \sigma^2/B + E[m_B^2]\,\mathrm{Var}(p)$ and, from the
 # linearised transverse dynamics, $\mathrm{Var}(p) = (\mathrm{lr}^2\lambda^2\sigma^2/B + 2\,\mathrm{lr}\,T\lambda)
@@ -447,8 +450,10 @@ unreached = [(float(LRg[i, j]), int(BBg[i, j])) for i, j in zip(*np.nonzero(vali
 why = ("no setting in the theory's regime (t >= 100) without a diverged replica" if not valid.any() else
        f"the flat end was not reached in any replica at (lr, batch) = {unreached}" if unreached else "")
 claims.check("flat_time_theory", None if why else np.max(np.abs(t_med[valid] / t_th[valid] - 1)), reason=why)
-pairs = [(t_med[i + 1, j], t_med[i, j]) for i in range(len(LRg) - 1) for j in range(len(fc["batch"])) if ok[i, j] and ok[i + 1, j]]
-pairs += [(t_med[i, j], t_med[i, j + 1]) for i in range(len(LRg)) for j in range(len(fc["batch"]) - 1) if ok[i, j] and ok[i, j + 1]]
+pairs = [(t_med[i + 1, j], t_med[i, j]) for i in range(len(LRg) - 1) for j in range(len(fc["batch"]))
+         if ok[i, j] and ok[i + 1, j]]
+pairs += [(t_med[i, j], t_med[i, j + 1]) for i in range(len(LRg)) for j in range(len(fc["batch"]) - 1)
+          if ok[i, j] and ok[i, j + 1]]
 never = not np.isfinite(np.array(pairs, float)).all()  # a setting where no replica reached the flat end
 why = ("no pair of neighbouring settings without a diverged replica" if not pairs else
        "the flat end was not reached in any replica of some setting" if never else "")
@@ -491,7 +496,8 @@ ax[1].set(xscale="log", xlabel="batch size", ylabel="critical lr", title="bar: [
 save_figure(fig, pd.DataFrame(data), figdir, "fig10_critical_lr")
 crit = np.array(crit)
 print("measured critical lr:", crit, "in the linear-theory interval:",
-      [bool(0.95 * snf.critical_lr(2 * c, int(B))["mean_square"] <= x <= 1.05 * snf.critical_lr(2 * c, int(B))["lyapunov"])
+      [bool(0.95 * snf.critical_lr(2 * c, int(B))["mean_square"] <= x
+            <= 1.05 * snf.critical_lr(2 * c, int(B))["lyapunov"])
        for B, x in zip(valley["crit_batch"], crit)])
 claims.check("critical_lr_exists", np.mean(np.isfinite(crit) & (crit > valley["crit_lr"][0])))
 no_crit = [int(B) for B, x in zip(valley["crit_batch"], crit) if not np.isfinite(x)]

@@ -28,7 +28,8 @@ def test_shipped_scales_are_valid(root, scale):
     (lambda c: c["deep_linear"].update(typo_key=3), "unknown key deep_linear.typo_key"),
     (lambda c: c["deep_linear"]["dynamics"].update(n1="many"), "key deep_linear.dynamics.n1"),
     (lambda c: c["deep_linear"]["dynamics"].update(seeds=0), "key deep_linear.dynamics.seeds"),
-    (lambda c: c["deep_linear"]["transfer"].update(noise_convention="other"), "key deep_linear.transfer.noise_convention"),
+    (lambda c: c["deep_linear"]["transfer"].update(noise_convention="other"),
+     "key deep_linear.transfer.noise_convention"),
     (lambda c: c["deep_linear"]["spectrum"]["example"].update(aspect=2.0), "key deep_linear.spectrum.example.aspect"),
     (lambda c: c["deep_linear"]["dynamics"]["depths"][0].update(lr=-1), "key deep_linear.dynamics.depths.0.lr"),
     (lambda c: c["deep_linear"].pop("transfer"), "missing key deep_linear.transfer"),
@@ -40,7 +41,8 @@ def test_shipped_scales_are_valid(root, scale):
     (lambda c: c.update(scale="huge"), "key scale"),
     (lambda c: c.update(device="tpu"), "key device"),
     (lambda c: c["deep_linear"].update(noise_std=float("nan")), "key deep_linear.noise_std: nan is not a finite"),
-    (lambda c: c["deep_linear"]["dynamics"]["depths"][0].update(lr=float("nan")), "key deep_linear.dynamics.depths.0.lr"),
+    (lambda c: c["deep_linear"]["dynamics"]["depths"][0].update(lr=float("nan")),
+     "key deep_linear.dynamics.depths.0.lr"),
     (lambda c: c["deep_linear"]["modes"].update(t_max=float("inf")), "key deep_linear.modes.t_max: inf"),
 ])
 def test_bad_config_names_the_key(root, default, mutate, key):

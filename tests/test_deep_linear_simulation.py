@@ -15,7 +15,8 @@ def test_engine_ta_student_follows_mode_dynamics(D):
     n1, n2, n3, eps, lr, steps = 30, 15, 15, 1e-3, 2e-3, 1500
     task = dl.make_task(n1, n3, [4.0, 2.0], seed=3)
     arch = MLP((n1,) + (n2,) * (D - 1) + (n3,), activation="linear")
-    params = [torch.tensor(w, dtype=torch.float64)[None] for w in dl.aligned_init(task["Uhat"], task["Vhat"], n2, eps, D)]
+    params = [torch.tensor(w, dtype=torch.float64)[None]
+              for w in dl.aligned_init(task["Uhat"], task["Vhat"], n2, eps, D)]
     Y = torch.tensor(task["Yhat"].T)[None]
     out = train(arch, params, torch.eye(n1, dtype=torch.float64), Y, steps=steps, lr=lr, loss="mse_sum")
     W = out.params[0][0]

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import integrate
-from scipy.sparse.linalg import eigsh
 
 from spdl.studies import deep_linear as dl
 

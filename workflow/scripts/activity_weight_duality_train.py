@@ -27,7 +27,8 @@ members = [(s, seed) for s in group for seed in range(S)]
 sets = [awd.training_set(data["y_train"], n, rho, p.split_seed, 1000 + seed) for seed in range(S)]
 correct = sets[0]["correct"]
 X = torch.tensor(data["x_train"][sets[0]["idx"]])
-Y = torch.tensor(np.stack([sets[seed]["labels"] for _, seed in members])) if rho > 0 else torch.tensor(sets[0]["labels"])
+Y = (torch.tensor(np.stack([sets[seed]["labels"] for _, seed in members])) if rho > 0
+     else torch.tensor(sets[0]["labels"]))
 x_test, y_test = data["x_test"][:p.n_test], data["y_test"][:p.n_test]
 x_cor, y_cor = X[torch.tensor(correct)].numpy(), sets[0]["labels"][correct]
 

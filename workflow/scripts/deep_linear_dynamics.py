@@ -70,6 +70,7 @@ nongrad = np.array([dl.test_error(sz * dl.nongradient_estimate(t["Sigma31"] / sz
 rank, snr, seed, init = (np.array(c) for c in zip(*rows))
 save_npz(smk.output[0], t=result.steps * lr, train=result.history["train"], test=result.history["test"],
          rank=rank, snr=snr.astype(float), seed=seed, init=init, nongrad_test=nongrad,
-         diverged=result.diverged, diverged_step=result.diverged_step, n1=n1, n2=n2, n3=n3, hidden_layers=hidden, eps=eps, lr=lr,
+         diverged=result.diverged, diverged_step=result.diverged_step, n1=n1, n2=n2, n3=n3, hidden_layers=hidden,
+         eps=eps, lr=lr,
          t_max=depth["t_max"], rank3_profile=np.asarray(p.rank3_profile, float), noise_std=sz)
 print(f"{len(rows)} members, {steps} steps, diverged: {int(result.diverged.sum())}")

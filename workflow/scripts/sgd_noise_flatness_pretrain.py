@@ -8,7 +8,6 @@ loss and accuracy on a log/linear schedule).
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from spdl.studies import sgd_noise_flatness as snf
 from spdl.engine import train
@@ -33,7 +32,8 @@ result = train(arch, init_params(arch, seeds), X, Y, steps=steps, lr=lrs, batch_
                checkpoint_every=max(1, steps // 10))
 save_npz(smk.output[0], batch=batch, lr=np.array(lrs), seed=np.array(seeds), steps=result.steps,
          dataset=Path(smk.input.data).stem, n_train=len(Y), hidden=np.array(p.hidden), pretrain_steps=steps,
-         diverged=result.diverged, diverged_step=result.diverged_step, **{f"hist_{k}": v for k, v in result.history.items()},
+         diverged=result.diverged, diverged_step=result.diverged_step,
+         **{f"hist_{k}": v for k, v in result.history.items()},
          **{f"param{i}": w.numpy() for i, w in enumerate(result.params)})
 print(f"final loss {result.history['loss'][-1]}, accuracy {result.history['acc'][-1]}, "
       f"diverged: {int(result.diverged.sum())} of {len(seeds)}")

@@ -48,7 +48,8 @@ def check_config(section: dict) -> list[str]:
         msgs.append(f"{S}.dynamics.depths: hidden_layers {h} appears {hidden.count(h)} times "
                     "(one entry per depth; each names one results file)")
     if sorted(set(hidden)) != [1, 3]:
-        msgs.append(f"{S}.dynamics.depths: needs the depths hidden_layers 1 (Figs. 3 and 7) and 3 (Fig. 4, claims h3_*), "
+        msgs.append(f"{S}.dynamics.depths: needs the depths hidden_layers 1 (Figs. 3 and 7) and 3 "
+                    f"(Fig. 4, claims h3_*), "
                     f"has {hidden}")
     rank = len(dyn["rank3_profile"])
     if min(dyn["n1"], dyn["n3"]) < rank:

@@ -51,7 +51,8 @@ def check_config(section: dict, data: dict | None = None, manifest_dir=None) -> 
     if st["burnin"] >= st["steps"]:
         msgs.append(f"{S}.valley.stationary.burnin: {st['burnin']} must be below steps={st['steps']}")
     elif st["sample_every"] > st["steps"] - st["burnin"]:
-        msgs.append(f"{S}.valley.stationary.sample_every: {st['sample_every']} exceeds the {st['steps'] - st['burnin']} "
+        msgs.append(f"{S}.valley.stationary.sample_every: {st['sample_every']} exceeds the "
+                    f"{st['steps'] - st['burnin']} "
                     "steps after burn-in (no sample)")
     if v["drift"]["record_every"] > v["drift"]["steps"]:
         msgs.append(f"{S}.valley.drift.record_every: {v['drift']['record_every']} exceeds steps={v['drift']['steps']}")

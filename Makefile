@@ -46,6 +46,7 @@ slurm-test: setup
 lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check workflow/ Snakefile
 
 ## rewrite requirements.lock: pyproject.toml (+ test extras) resolved in a clean venv, every version pinned
 lock:

@@ -6,6 +6,7 @@
 # Every study lives in workflow/rules/<study>.smk and registers itself in STUDIES;
 # `all` also prepares the embedded datasets (results/data/) the image studies use.
 
+
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
@@ -23,11 +24,7 @@ for _rules in sorted(Path(workflow.basedir, "workflow", "rules").glob("*.smk")):
 
 
 include: "workflow/rules/studies.smk"
-
-
 include: "workflow/rules/scorecard.smk"
-
-
 include: "workflow/rules/report.smk"
 
 

@@ -43,21 +43,21 @@ rule activity_weight_duality_train:
         data=AWD_DATA,
     output:
         "results/activity_weight_duality/job_{job}.npz",
-    wildcard_constraints:
-        job="|".join(j.replace(".", r"\.") for j in _awd.jobs(AWD_CFG)),
-    params:
-        settings=lambda w: [s for s in AWD_SETTINGS if s["job"] == w.job],  # this job's settings only
-        **{k: AWD_CFG[k] for k in AWD_TRAINING + ("seeds", "penalty_epochs")},
     log:
         log_path("activity_weight_duality", "train_{job}"),
     benchmark:
         benchmark_path("activity_weight_duality", "train_{job}")
-    threads: 1
+    wildcard_constraints:
+        job="|".join(j.replace(".", r"\.") for j in _awd.jobs(AWD_CFG)),
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        **{k: AWD_CFG[k] for k in AWD_TRAINING + ("seeds", "penalty_epochs")},
+        settings=lambda w: [s for s in AWD_SETTINGS if s["job"] == w.job],  # this job's settings only
     script:
         "../scripts/activity_weight_duality_train.py"
 
@@ -68,18 +68,18 @@ rule activity_weight_duality_multilearner:
         data=AWD_DATA,
     output:
         "results/activity_weight_duality/multilearner.npz",
-    params:
-        **{k: AWD_CFG[k] for k in AWD_TRAINING + ("multilearner",)},
-        **{k: AWD_CFG["base"][k] for k in ("n_per_class", "init_scale")},  # the base setting's data and init
     log:
         log_path("activity_weight_duality", "multilearner"),
     benchmark:
         benchmark_path("activity_weight_duality", "multilearner")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        **{k: AWD_CFG[k] for k in AWD_TRAINING + ("multilearner",)},
+        **{k: AWD_CFG["base"][k] for k in ("n_per_class", "init_scale")},  # the base setting's data and init
     script:
         "../scripts/activity_weight_duality_multilearner.py"

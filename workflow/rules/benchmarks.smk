@@ -9,9 +9,9 @@ rule benchmark_engine:
         "results/logs/benchmark_engine.log",
     benchmark:
         "results/benchmarks/benchmark_engine.tsv"
-    threads: config["max_threads"]
     conda:
         CONDA_ENV
+    threads: config["max_threads"]
     resources:
         mem_mb=2000,
         runtime=10,

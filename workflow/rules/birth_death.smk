@@ -30,23 +30,23 @@ rule birth_death_mixture:
     """Fig. 1: GD, GD + birth-death (cloning), GD + birth-death (prior) on the 1-D mixture, all seeds at once."""
     output:
         "results/birth_death/mixture_{case}.npz",
+    log:
+        log_path("birth_death", "mixture_{case}"),
+    benchmark:
+        benchmark_path("birth_death", "mixture_{case}")
     wildcard_constraints:
         case="spread|bad",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1500,
+        runtime=20,
     params:
         target=BD["target"],
         dynamics=BD["dynamics"],
         case=lambda w: BD[w.case],
         fit_points=BD["fit_points"],
-    log:
-        log_path("birth_death", "mixture_{case}"),
-    benchmark:
-        benchmark_path("birth_death", "mixture_{case}")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=1500,
-        runtime=20,
     script:
         "../scripts/birth_death_mixture.py"
 
@@ -55,22 +55,22 @@ rule birth_death_sweep:
     """Fig. 3: final energy and time-to-energy over the birth-death rate alpha or the particle number n."""
     output:
         "results/birth_death/sweep_{kind}.npz",
-    wildcard_constraints:
-        kind="alpha|n",
-    params:
-        target=BD["target"],
-        dynamics=BD["dynamics"],
-        sweep=lambda w: {k: BD["sweep"][k] for k in BD_SWEEP_KEYS[w.kind]},
     log:
         log_path("birth_death", "sweep_{kind}"),
     benchmark:
         benchmark_path("birth_death", "sweep_{kind}")
-    threads: 1
+    wildcard_constraints:
+        kind="alpha|n",
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        target=BD["target"],
+        dynamics=BD["dynamics"],
+        sweep=lambda w: {k: BD["sweep"][k] for k in BD_SWEEP_KEYS[w.kind]},
     script:
         "../scripts/birth_death_sweep.py"
 
@@ -79,19 +79,19 @@ rule birth_death_student:
     """Fig. 2: student-teacher ReLU networks, SGD vs SGD + birth-death, notebook and mean-field variants."""
     output:
         "results/birth_death/student.npz",
-    params:
-        student=BD["student"],
-        device=DEVICE,
     log:
         log_path("birth_death", "student"),
     benchmark:
         benchmark_path("birth_death", "student")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
+        **GPU,
         mem_mb=1500,
         runtime=20,
-        **GPU,
+    params:
+        student=BD["student"],
+        device=DEVICE,
     script:
         "../scripts/birth_death_student.py"

@@ -33,20 +33,20 @@ rule cim_landscape_anneal:
     """Fig. 1: linear gain ramps of the CIM on SK instances (runs x instances in one array), greedy and spectral baselines."""
     output:
         "results/cim_landscape/anneal.npz",
-    params:
-        cfg=CIM["anneal"],
-        beta=CIM["beta"],
-        seed=CIM["seed"],
     log:
         log_path("cim_landscape", "anneal"),
     benchmark:
         benchmark_path("cim_landscape", "anneal")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        cfg=CIM["anneal"],
+        beta=CIM["beta"],
+        seed=CIM["seed"],
     script:
         "../scripts/cim_landscape_anneal.py"
 
@@ -55,22 +55,22 @@ rule cim_landscape_census:
     """Figs. 2, 3: critical-point census at N = {n} over the gains, flat and rigid checks."""
     output:
         "results/cim_landscape/census_n{n}.npz",
-    wildcard_constraints:
-        n="|".join(str(n) for n in CIM["census"]["n"]),
-    params:
-        cfg=CIM_CENSUS,
-        beta=CIM["beta"],
-        seed=CIM["seed"],
     log:
         log_path("cim_landscape", "census_n{n}"),
     benchmark:
         benchmark_path("cim_landscape", "census_n{n}")
-    threads: 1
+    wildcard_constraints:
+        n="|".join(str(n) for n in CIM["census"]["n"]),
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        cfg=CIM_CENSUS,
+        beta=CIM["beta"],
+        seed=CIM["seed"],
     script:
         "../scripts/cim_landscape_census.py"
 
@@ -79,19 +79,19 @@ rule cim_landscape_kac_rice:
     """Fig. 3: annealed Kac-Rice complexity of our model over the gain (our derivation)."""
     output:
         "results/cim_landscape/kac_rice.npz",
-    params:
-        cfg=CIM["kac_rice"],
-        beta=CIM["beta"],
     log:
         log_path("cim_landscape", "kac_rice"),
     benchmark:
         benchmark_path("cim_landscape", "kac_rice")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cfg=CIM["kac_rice"],
+        beta=CIM["beta"],
     script:
         "../scripts/cim_landscape_kac_rice.py"
 
@@ -102,20 +102,20 @@ rule cim_landscape_schedules:
         [f"results/cim_landscape/census_n{n}.npz" for n in CIM["schedules"]["n"]],
     output:
         "results/cim_landscape/schedules.npz",
-    params:
-        cfg=CIM["schedules"],
-        beta=CIM["beta"],
-        seed=CIM["seed"],
     log:
         log_path("cim_landscape", "schedules"),
     benchmark:
         benchmark_path("cim_landscape", "schedules")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cfg=CIM["schedules"],
+        beta=CIM["beta"],
+        seed=CIM["seed"],
     script:
         "../scripts/cim_landscape_schedules.py"
 
@@ -124,18 +124,18 @@ rule cim_landscape_enumerate:
     """Fig. 5: Gray-code enumeration of all SK states: ground states and single-flip-stable states."""
     output:
         "results/cim_landscape/enumerate.npz",
-    params:
-        cfg=CIM["enumeration"],
-        seed=CIM["seed"],
     log:
         log_path("cim_landscape", "enumerate"),
     benchmark:
         benchmark_path("cim_landscape", "enumerate")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cfg=CIM["enumeration"],
+        seed=CIM["seed"],
     script:
         "../scripts/cim_landscape_enumerate.py"

@@ -48,8 +48,14 @@ def register_study(name, figures, inputs, params, checks=None, mem_mb=3000, runt
         raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {m}" for m in problems))
     declarations = project_path("workflow", "claims", f"{name}.yaml")
     load_declarations(declarations, SCALE, figures)  # a malformed declaration stops here, before any job
-    STUDIES[name] = dict(figures=list(figures), inputs=dict(inputs), params=params,
-                         declarations=declarations, mem_mb=mem_mb, runtime=runtime)
+    STUDIES[name] = dict(
+        figures=list(figures),
+        inputs=dict(inputs),
+        params=params,
+        declarations=declarations,
+        mem_mb=mem_mb,
+        runtime=runtime,
+    )
 
 
 def notebook_source(study):
@@ -69,17 +75,34 @@ def figure_outputs(study, figures):
     """Named outputs of a study's notebook rule: PNG (in the report), PDF, CSV per figure."""
     out = {}
     for fig in figures:
-        out[f"{fig}_png"] = report(figure_path(study, fig, "png"),
-                                   caption=f"../report/{study}/{fig}.rst",
-                                   category=study, subcategory=fig)
+        out[f"{fig}_png"] = report(
+            figure_path(study, fig, "png"), caption=f"../report/{study}/{fig}.rst", category=study, subcategory=fig
+        )
         out[f"{fig}_pdf"] = figure_path(study, fig, "pdf")
         out[f"{fig}_csv"] = figure_path(study, fig, "csv")
     return out
 
 
 def study_targets(study):
-    return ([claims_path(study), f"results/notebooks/{study}.html"]
-            + [figure_path(study, f, ext) for f in STUDIES[study]["figures"] for ext in ("png", "pdf", "csv")])
+    return [claims_path(study), f"results/notebooks/{study}.html"] + [
+        figure_path(study, f, ext) for f in STUDIES[study]["figures"] for ext in ("png", "pdf", "csv")
+    ]
+
+
+def notebook_inputs(study):
+    """Named inputs of a study's notebook rule: the notebook, its claim declarations, then the results it reads."""
+    spec = STUDIES[study]
+    return dict(notebook=notebook_source(study), declarations=spec["declarations"], **spec["inputs"])
+
+
+def notebook_outputs(study):
+    """Named outputs of a study's notebook rule: executed notebook, its HTML (in the report), claims, figures."""
+    return dict(
+        ipynb=f"results/notebooks/{study}.ipynb",
+        html=report(f"results/notebooks/{study}.html", category=study, subcategory="notebook"),
+        claims=claims_path(study),
+        **figure_outputs(study, STUDIES[study]["figures"]),
+    )
 
 
 def all_study_targets(wildcards):

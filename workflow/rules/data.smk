@@ -8,20 +8,20 @@ rule data:
     output:
         npz="results/data/{name}.npz",
         json="results/data/{name}.json",
-    params:
-        cfg=lambda w: config["data"][w.name],
-    wildcard_constraints:
-        name="|".join(DATA_NAMES),
     log:
         log_path("data", "{name}"),
     benchmark:
         benchmark_path("data", "{name}")
-    threads: 1
+    wildcard_constraints:
+        name="|".join(DATA_NAMES),
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=20,
+    params:
+        cfg=lambda w: config["data"][w.name],
     script:
         "../scripts/prepare_data.py"
 

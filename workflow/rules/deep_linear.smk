@@ -35,20 +35,20 @@ rule deep_linear_modes:
     """Fig. 1: training-aligned students on a diagonal teacher, one mode per singular value."""
     output:
         "results/deep_linear/modes.npz",
-    params:
-        **{k: DL["modes"][k] for k in ("shat", "wave_shat", "eps", "lr", "t_max")},
-        device=DEVICE,
     log:
         log_path("deep_linear", "modes"),
     benchmark:
         benchmark_path("deep_linear", "modes")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
+        **GPU,
         mem_mb=1000,
         runtime=10,
-        **GPU,
+    params:
+        **{k: DL["modes"][k] for k in ("shat", "wave_shat", "eps", "lr", "t_max")},
+        device=DEVICE,
     script:
         "../scripts/deep_linear_modes.py"
 
@@ -57,19 +57,19 @@ rule deep_linear_spectrum:
     """Fig. 2: singular values and overlaps of spiked random matrices."""
     output:
         "results/deep_linear/spectrum.npz",
-    params:
-        **DL["spectrum"],
-        noise_std=DL["noise_std"],
     log:
         log_path("deep_linear", "spectrum"),
     benchmark:
         benchmark_path("deep_linear", "spectrum")
-    threads: MAX_THREADS
     conda:
         CONDA_ENV
+    threads: MAX_THREADS
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        **DL["spectrum"],
+        noise_std=DL["noise_std"],
     script:
         "../scripts/deep_linear_spectrum.py"
 
@@ -78,24 +78,24 @@ rule deep_linear_dynamics:
     """Figs. 3, 4, 7: TA and random students trained by full-batch GD, batched over seeds and SNRs."""
     output:
         "results/deep_linear/dynamics_h{hidden}.npz",
-    wildcard_constraints:
-        hidden="|".join(DL_DEPTHS),
-    params:
-        depth=lambda w: DL_DEPTHS[w.hidden],
-        **{k: DL["dynamics"][k] for k in ("n1", "n2", "n3", "snr", "rank3_profile", "seeds", "n_records")},
-        noise_std=DL["noise_std"],
-        device=DEVICE,
     log:
         log_path("deep_linear", "dynamics_h{hidden}"),
     benchmark:
         benchmark_path("deep_linear", "dynamics_h{hidden}")
-    threads: MAX_THREADS
+    wildcard_constraints:
+        hidden="|".join(DL_DEPTHS),
     conda:
         CONDA_ENV
+    threads: MAX_THREADS
     resources:
+        **GPU,
         mem_mb=4000,
         runtime=60,
-        **GPU,
+    params:
+        **{k: DL["dynamics"][k] for k in ("n1", "n2", "n3", "snr", "rank3_profile", "seeds", "n_records")},
+        depth=lambda w: DL_DEPTHS[w.hidden],
+        noise_std=DL["noise_std"],
+        device=DEVICE,
     script:
         "../scripts/deep_linear_dynamics.py"
 
@@ -104,21 +104,21 @@ rule deep_linear_transfer:
     """Fig. 5: task A trained alone and jointly with task B at input alignment q."""
     output:
         "results/deep_linear/transfer.npz",
-    params:
-        cfg=DL["transfer"],
-        noise_std=DL["noise_std"],
-        device=DEVICE,
     log:
         log_path("deep_linear", "transfer"),
     benchmark:
         benchmark_path("deep_linear", "transfer")
-    threads: MAX_THREADS
     conda:
         CONDA_ENV
+    threads: MAX_THREADS
     resources:
+        **GPU,
         mem_mb=4000,
         runtime=60,
-        **GPU,
+    params:
+        cfg=DL["transfer"],
+        noise_std=DL["noise_std"],
+        device=DEVICE,
     script:
         "../scripts/deep_linear_transfer.py"
 
@@ -127,20 +127,20 @@ rule deep_linear_varying_p:
     """Fig. 6: training-aligned students with P samples, P >= N1."""
     output:
         "results/deep_linear/varying_p.npz",
-    params:
-        cfg=DL["varying_p"],
-        noise_std=DL["noise_std"],
-        device=DEVICE,
     log:
         log_path("deep_linear", "varying_p"),
     benchmark:
         benchmark_path("deep_linear", "varying_p")
-    threads: MAX_THREADS
     conda:
         CONDA_ENV
+    threads: MAX_THREADS
     resources:
+        **GPU,
         mem_mb=4000,
         runtime=60,
-        **GPU,
+    params:
+        cfg=DL["varying_p"],
+        noise_std=DL["noise_std"],
+        device=DEVICE,
     script:
         "../scripts/deep_linear_varying_p.py"

@@ -32,18 +32,18 @@ rule entropy_sgd_hessian_cartoon:
     """Fig. 2: -F(x, gamma) of a 1-D landscape by quadrature and by the viscous HJ PDE (Cole-Hopf, direct)."""
     output:
         "results/entropy_sgd_hessian/cartoon.npz",
-    params:
-        cartoon=ESH["cartoon"],
     log:
         log_path("entropy_sgd_hessian", "cartoon"),
     benchmark:
         benchmark_path("entropy_sgd_hessian", "cartoon")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        cartoon=ESH["cartoon"],
     script:
         "../scripts/entropy_sgd_hessian_cartoon.py"
 
@@ -52,18 +52,18 @@ rule entropy_sgd_hessian_quadratic:
     """Fig. 4: SGLD estimates of <x'> and the Entropy-SGD step on a quadratic vs (A + gamma I)^-1."""
     output:
         "results/entropy_sgd_hessian/quadratic.npz",
-    params:
-        quadratic=ESH["quadratic"],
     log:
         log_path("entropy_sgd_hessian", "quadratic"),
     benchmark:
         benchmark_path("entropy_sgd_hessian", "quadratic")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        quadratic=ESH["quadratic"],
     script:
         "../scripts/entropy_sgd_hessian_quadratic.py"
 
@@ -74,18 +74,18 @@ rule entropy_sgd_hessian_spectrum:
         data=ESH_DATA,
     output:
         "results/entropy_sgd_hessian/spectrum.npz",
-    params:
-        spectrum=ESH["spectrum"],
     log:
         log_path("entropy_sgd_hessian", "spectrum"),
     benchmark:
         benchmark_path("entropy_sgd_hessian", "spectrum")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        spectrum=ESH["spectrum"],
     script:
         "../scripts/entropy_sgd_hessian_spectrum.py"
 
@@ -96,17 +96,17 @@ rule entropy_sgd_hessian_compare:
         data=ESH_DATA,
     output:
         "results/entropy_sgd_hessian/compare.npz",
-    params:
-        compare=ESH["compare"],
     log:
         log_path("entropy_sgd_hessian", "compare"),
     benchmark:
         benchmark_path("entropy_sgd_hessian", "compare")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
+    params:
+        compare=ESH["compare"],
     script:
         "../scripts/entropy_sgd_hessian_compare.py"

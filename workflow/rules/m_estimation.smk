@@ -26,22 +26,22 @@ rule m_estimation_theory:
     """Figs. 1-3: replica curves (1-D quadrature and root finding), optimal losses, data saving."""
     output:
         "results/m_estimation/theory.npz",
+    log:
+        log_path("m_estimation", "theory"),
+    benchmark:
+        benchmark_path("m_estimation", "theory")
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
     params:
         unregularised=ME["theory"]["unregularised"],
         losses=ME["theory"]["losses"],
         regularised=ME["theory"]["regularised"],
         check_alphas=ME["unregularised"]["alphas"],
         reg_check_alphas=ME["regularised"]["alphas"],
-    log:
-        log_path("m_estimation", "theory"),
-    benchmark:
-        benchmark_path("m_estimation", "theory")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=1000,
-        runtime=10,
     script:
         "../scripts/m_estimation_theory.py"
 
@@ -50,18 +50,18 @@ rule m_estimation_unregularised:
     """Fig. 1: LS (lstsq), LAD (HiGHS LP) and the optimal loss (L-BFGS) on the same draws."""
     output:
         "results/m_estimation/unregularised.npz",
-    params:
-        cfg=ME["unregularised"],
     log:
         log_path("m_estimation", "unregularised"),
     benchmark:
         benchmark_path("m_estimation", "unregularised")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        cfg=ME["unregularised"],
     script:
         "../scripts/m_estimation_unregularised.py"
 
@@ -70,17 +70,17 @@ rule m_estimation_regularised:
     """Fig. 3: MAP (LASSO by batched FISTA) and ridge (closed form) on batched draws."""
     output:
         "results/m_estimation/regularised.npz",
-    params:
-        cfg=ME["regularised"],
     log:
         log_path("m_estimation", "regularised"),
     benchmark:
         benchmark_path("m_estimation", "regularised")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
+    params:
+        cfg=ME["regularised"],
     script:
         "../scripts/m_estimation_regularised.py"

@@ -39,20 +39,20 @@ rule mislabeled_phases_sweep:
         data=MISLABELED_DATA,
     output:
         "results/mislabeled_phases/sweep_rho{rho}.npz",
-    wildcard_constraints:
-        rho="|".join(r.replace(".", r"\.") for r in MISLABELED_RHO),
-    params:
-        **{k: MP[k] for k in MP_TRAINING + ("epochs", "control", "n_records", "n_minibatches")},
     log:
         log_path("mislabeled_phases", "sweep_rho{rho}"),
     benchmark:
         benchmark_path("mislabeled_phases", "sweep_rho{rho}")
-    threads: 1
+    wildcard_constraints:
+        rho="|".join(r.replace(".", r"\.") for r in MISLABELED_RHO),
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
+    params:
+        **{k: MP[k] for k in MP_TRAINING + ("epochs", "control", "n_records", "n_minibatches")},
     script:
         "../scripts/mislabeled_phases_sweep.py"
 
@@ -60,23 +60,22 @@ rule mislabeled_phases_sweep:
 rule mislabeled_phases_cleaning:
     """Fig. 6: stop inside the detected phase II, drop the highest-loss samples, retrain from scratch."""
     input:
-        data=MISLABELED_DATA,
-        **MISLABELED_SWEEPS,
+        **dict(data=MISLABELED_DATA, **MISLABELED_SWEEPS),
     output:
         "results/mislabeled_phases/cleaning.npz",
-    params:
-        **{k: MP[k] for k in MP_TRAINING + ("epochs", "rho", "phases")},
-        n_records=MP["cleaning"]["n_records"],
     log:
         log_path("mislabeled_phases", "cleaning"),
     benchmark:
         benchmark_path("mislabeled_phases", "cleaning")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        **{k: MP[k] for k in MP_TRAINING + ("epochs", "rho", "phases")},
+        n_records=MP["cleaning"]["n_records"],
     script:
         "../scripts/mislabeled_phases_cleaning.py"
 
@@ -87,18 +86,18 @@ rule mislabeled_phases_speedup:
         data=MISLABELED_DATA,
     output:
         "results/mislabeled_phases/speedup.npz",
-    params:
-        **{k: MP[k] for k in MP_TRAINING + ("control", "speedup_steps")},
-        rho=max(MP["rho"]),  # the largest data set: the largest ensemble
     log:
         log_path("mislabeled_phases", "speedup"),
     benchmark:
         benchmark_path("mislabeled_phases", "speedup")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        **{k: MP[k] for k in MP_TRAINING + ("control", "speedup_steps")},
+        rho=max(MP["rho"]),  # the largest data set: the largest ensemble
     script:
         "../scripts/mislabeled_phases_speedup.py"

@@ -21,17 +21,17 @@ rule benchmarks_table:
             category="Overview",
             labels={"page": "benchmarks"},
         ),
-    params:
-        # rule -> its benchmark file pattern, to name the rule of each benchmark file
-        patterns={r.name: str(r.benchmark) for r in workflow.rules if r.benchmark},
     log:
         "results/logs/benchmarks_table.log",
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=500,
         runtime=5,
+    params:
+        # rule -> its benchmark file pattern, to name the rule of each benchmark file
+        patterns={r.name: str(r.benchmark) for r in workflow.rules if r.benchmark},
     script:
         "../scripts/benchmarks_table.py"
 
@@ -49,9 +49,9 @@ rule report_summary:
         ),
     log:
         "results/logs/report_summary.log",
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=500,
         runtime=5,

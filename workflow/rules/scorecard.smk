@@ -17,9 +17,9 @@ rule scorecard:
         "results/logs/scorecard.log",
     benchmark:
         "results/benchmarks/scorecard.tsv"
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=500,
         runtime=5,

@@ -45,20 +45,20 @@ rule sgd_noise_flatness_pretrain:
         data=SNF_DATA,
     output:
         "results/sgd_noise_flatness/pretrain_b{batch}.npz",
-    wildcard_constraints:
-        batch="|".join(SNF_BATCHES),
-    params:
-        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "lr", "seeds", "pretrain_steps", "n_records")},
     log:
         log_path("sgd_noise_flatness", "pretrain_b{batch}"),
     benchmark:
         benchmark_path("sgd_noise_flatness", "pretrain_b{batch}")
-    threads: 1
+    wildcard_constraints:
+        batch="|".join(SNF_BATCHES),
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=30,
+    params:
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "lr", "seeds", "pretrain_steps", "n_records")},
     script:
         "../scripts/sgd_noise_flatness_pretrain.py"
 
@@ -70,21 +70,21 @@ rule sgd_noise_flatness_window:
         pretrain="results/sgd_noise_flatness/pretrain_b{batch}.npz",
     output:
         "results/sgd_noise_flatness/sgd_b{batch}.npz",
-    wildcard_constraints:
-        batch="|".join(SNF_BATCHES),
-    params:
-        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "window_steps", "n_records")},
-        analysis=SNF_ANALYSIS,
     log:
         log_path("sgd_noise_flatness", "sgd_b{batch}"),
     benchmark:
         benchmark_path("sgd_noise_flatness", "sgd_b{batch}")
-    threads: 1
+    wildcard_constraints:
+        batch="|".join(SNF_BATCHES),
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
+    params:
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "window_steps", "n_records")},
+        analysis=SNF_ANALYSIS,
     script:
         "../scripts/sgd_noise_flatness_window.py"
 
@@ -97,20 +97,20 @@ rule sgd_noise_flatness_langevin:
         sgd=f"results/sgd_noise_flatness/sgd_b{SNF_BATCHES[0]}.npz",
     output:
         "results/sgd_noise_flatness/langevin.npz",
-    params:
-        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "langevin")},
-        lr=SNF_CFG["lr"][0],  # the main setting's
-        analysis=SNF_ANALYSIS,
     log:
         log_path("sgd_noise_flatness", "langevin"),
     benchmark:
         benchmark_path("sgd_noise_flatness", "langevin")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=3000,
         runtime=30,
+    params:
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "langevin")},
+        lr=SNF_CFG["lr"][0],  # the main setting's
+        analysis=SNF_ANALYSIS,
     script:
         "../scripts/sgd_noise_flatness_langevin.py"
 
@@ -119,17 +119,17 @@ rule sgd_noise_flatness_valley:
     """Figs. 7-10: the PRL valley model, SGD vs isotropic noise, stationary law, flat time, critical lr."""
     output:
         "results/sgd_noise_flatness/valley.npz",
-    params:
-        **SNF_CFG["valley"],
     log:
         log_path("sgd_noise_flatness", "valley"),
     benchmark:
         benchmark_path("sgd_noise_flatness", "valley")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=20,
+    params:
+        **SNF_CFG["valley"],
     script:
         "../scripts/sgd_noise_flatness_valley.py"

@@ -18,14 +18,26 @@ SC_DEEP = SC["deep"]
 SC_DEEP_MEMBERS = _sc.deep_members(SC_DEEP)
 SC_DEEP_JOBS = _sc.deep_jobs(SC_DEEP)
 # what every network of the deep sweep is trained with (a job's own networks come as `members`)
-SC_DEEP_TRAINING = ("dataset", "mlp", "batch", "steps", "momentum", "weight_decay", "warmup_steps", "augment",
-                    "target_mass_norm", "n_records", "seed")
+SC_DEEP_TRAINING = (
+    "dataset",
+    "mlp",
+    "batch",
+    "steps",
+    "momentum",
+    "weight_decay",
+    "warmup_steps",
+    "augment",
+    "target_mass_norm",
+    "n_records",
+    "seed",
+)
 
 register_study(
     "stochastic_collapse",
     figures=SC_FIGURES,
-    inputs={k: f"results/stochastic_collapse/{k}.npz"
-            for k in ("quartic", "neuron", "linear", "proxy", "large_lr", "deep")},
+    inputs={
+        k: f"results/stochastic_collapse/{k}.npz" for k in ("quartic", "neuron", "linear", "proxy", "large_lr", "deep")
+    },
     params={},  # the notebook reads only the results files
     # cross-field checks, and the deep sweep's against its data set (architecture, batch, pooling, a set
     # data.<set>.path), before any job. A null data.cifar10.path passes (dry runs show the DAG): the data job
@@ -38,18 +50,18 @@ rule stochastic_collapse_quartic:
     """Fig. 1: quartic toy SDE, paths, collapse probability vs zeta, log-growth near 0."""
     output:
         "results/stochastic_collapse/quartic.npz",
-    params:
-        quartic=SC["quartic"],
     log:
         log_path("stochastic_collapse", "quartic"),
     benchmark:
         benchmark_path("stochastic_collapse", "quartic")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        quartic=SC["quartic"],
     script:
         "../scripts/stochastic_collapse_quartic.py"
 
@@ -58,18 +70,18 @@ rule stochastic_collapse_neuron:
     """Fig. 2: single tanh neuron label-noise SDE, collapse probability vs eta, log-growth near 0."""
     output:
         "results/stochastic_collapse/neuron.npz",
-    params:
-        neuron=SC["neuron"],
     log:
         log_path("stochastic_collapse", "neuron"),
     benchmark:
         benchmark_path("stochastic_collapse", "neuron")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=15,
+    params:
+        neuron=SC["neuron"],
     script:
         "../scripts/stochastic_collapse_neuron.py"
 
@@ -78,18 +90,18 @@ rule stochastic_collapse_linear:
     """Fig. 5: linear teacher-student modes under label noise, lr drop, losses and singular values."""
     output:
         "results/stochastic_collapse/linear.npz",
-    params:
-        linear_ts=SC["linear_ts"],
     log:
         log_path("stochastic_collapse", "linear"),
     benchmark:
         benchmark_path("stochastic_collapse", "linear")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        linear_ts=SC["linear_ts"],
     script:
         "../scripts/stochastic_collapse_linear.py"
 
@@ -98,20 +110,20 @@ rule stochastic_collapse_proxy:
     """Figs. 3-4 proxy: independent-neuron fraction over lr x label noise x seeds."""
     output:
         "results/stochastic_collapse/proxy.npz",
-    params:
-        proxy=SC["proxy"],
-        net=SC["net"],
-        metric=SC["metric"],
     log:
         log_path("stochastic_collapse", "proxy"),
     benchmark:
         benchmark_path("stochastic_collapse", "proxy")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=15,
+    params:
+        proxy=SC["proxy"],
+        net=SC["net"],
+        metric=SC["metric"],
     script:
         "../scripts/stochastic_collapse_proxy.py"
 
@@ -120,20 +132,20 @@ rule stochastic_collapse_large_lr:
     """Fig. 6 proxy: large-lr phase of varying length, drop, fine-tune; fraction and test error."""
     output:
         "results/stochastic_collapse/large_lr.npz",
-    params:
-        large_lr=SC["large_lr"],
-        net=SC["net"],
-        metric=SC["metric"],
     log:
         log_path("stochastic_collapse", "large_lr"),
     benchmark:
         benchmark_path("stochastic_collapse", "large_lr")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1500,
         runtime=10,
+    params:
+        large_lr=SC["large_lr"],
+        net=SC["net"],
+        metric=SC["metric"],
     script:
         "../scripts/stochastic_collapse_large_lr.py"
 
@@ -145,26 +157,27 @@ rule stochastic_collapse_deep:
         data=f"results/data/{SC_DEEP['dataset']}.npz",
     output:
         "results/stochastic_collapse/deep/{job}.npz",
+    log:
+        log_path("stochastic_collapse", "deep_{job}"),
+    benchmark:
+        benchmark_path("stochastic_collapse", "deep_{job}")
     wildcard_constraints:
         job="|".join(SC_DEEP_JOBS),
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        **GPU,
+        mem_mb=lambda w: 2000 if w.job.startswith("mlp_") else 16000,
+        # convnets: about 20 ms per step and network on a GPU, with margin
+        runtime=lambda w: (
+            30 if w.job.startswith("mlp_") else max(30, SC_DEEP["steps"] * SC_DEEP["members_per_job"] // 3000)
+        ),
     params:
         members=lambda w: [m for m in SC_DEEP_MEMBERS if m["job"] == w.job],  # this job's networks only
         training={k: SC_DEEP[k] for k in SC_DEEP_TRAINING},
         metric=SC["metric"],
         device=DEVICE,
-    log:
-        log_path("stochastic_collapse", "deep_{job}"),
-    benchmark:
-        benchmark_path("stochastic_collapse", "deep_{job}")
-    threads: 1
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=lambda w: 2000 if w.job.startswith("mlp_") else 16000,
-        # convnets: about 20 ms per step and network on a GPU, with margin
-        runtime=lambda w: (30 if w.job.startswith("mlp_")
-                           else max(30, SC_DEEP["steps"] * SC_DEEP["members_per_job"] // 3000)),
-        **GPU,
     script:
         "../scripts/stochastic_collapse_deep.py"
 
@@ -175,18 +188,18 @@ rule stochastic_collapse_deep_merge:
         jobs=expand("results/stochastic_collapse/deep/{job}.npz", job=SC_DEEP_JOBS),
     output:
         "results/stochastic_collapse/deep.npz",
-    params:
-        deep=SC_DEEP,
-        metric=SC["metric"],
     log:
         log_path("stochastic_collapse", "deep_merge"),
     benchmark:
         benchmark_path("stochastic_collapse", "deep_merge")
-    threads: 1
     conda:
         CONDA_ENV
+    threads: 1
     resources:
         mem_mb=1000,
         runtime=5,
+    params:
+        deep=SC_DEEP,
+        metric=SC["metric"],
     script:
         "../scripts/stochastic_collapse_deep_merge.py"

@@ -10,28 +10,23 @@ for _study, _spec in STUDIES.items():
         name:
             f"{_study}_notebook"
         input:
-            notebook=notebook_source(_study),
-            declarations=_spec["declarations"],
-            **_spec["inputs"],
+            **notebook_inputs(_study),
         output:
-            ipynb=f"results/notebooks/{_study}.ipynb",
-            html=report(f"results/notebooks/{_study}.html", category=_study, subcategory="notebook"),
-            claims=claims_path(_study),
-            **figure_outputs(_study, _spec["figures"]),
-        params:
-            study=_study,
-            scale=SCALE,
-            cfg=_spec["params"],
+            **notebook_outputs(_study),
         log:
             log_path(_study, "notebook"),
         benchmark:
             benchmark_path(_study, "notebook")
-        threads: 1
         conda:
             CONDA_ENV
+        threads: 1
         resources:
             mem_mb=_spec["mem_mb"],
             runtime=_spec["runtime"],
+        params:
+            study=_study,
+            scale=SCALE,
+            cfg=_spec["params"],
         script:
             "../scripts/run_notebook.py"
 

@@ -160,12 +160,14 @@ data = []
 for ax, r in zip(np.atleast_1d(axes), curves_rho):
     t, c = runs(r)
     ok, live = t > 0, alive(r)
-    for key, label in [("acc_cor", "correct subset"), ("acc_mis", "mislabeled subset"), ("acc_test", "test")]:
+    # a fixed colour per curve: at rho = 0 there is no mislabeled subset, and the colour cycle would give
+    # the test curve the colour of the mislabeled subset in the legend (drawn on the last panel)
+    for color, (key, label) in zip(("C0", "C1", "C2"), [("acc_cor", "correct subset"),
+                                                          ("acc_mis", "mislabeled subset"), ("acc_test", "test")]):
         if np.isnan(c[key]).all() or not live.any():
             continue
-        line, = ax.plot(t[ok], c[key][ok][:, live].mean(1), label=label)
-        ax.fill_between(t[ok], c[key][ok][:, live].min(1), c[key][ok][:, live].max(1), color=line.get_color(),
-                        alpha=0.25)
+        ax.plot(t[ok], c[key][ok][:, live].mean(1), color=color, label=label)
+        ax.fill_between(t[ok], c[key][ok][:, live].min(1), c[key][ok][:, live].max(1), color=color, alpha=0.25)
         data += [dict(rho=r, step=s, curve=key, seed=k, value=v, diverged=not live[k])
                  for i, s in enumerate(t) for k, v in enumerate(c[key][i])]
     note_diverged(ax, int((~live).sum()), S)

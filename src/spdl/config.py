@@ -8,6 +8,7 @@ and touches nothing else.
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from pathlib import Path
@@ -125,7 +126,7 @@ def set_values(config: dict, assignments) -> dict:
             if last:
                 out[part] = value
             elif isinstance(node[part], list):
-                out.setdefault(part, yaml.safe_load(yaml.safe_dump(node[part])))  # deep copy of the list
+                out.setdefault(part, copy.deepcopy(node[part]))
                 node, out = node[part], out[part]
             else:  # inside a copied list the entry exists already
                 node, out = node[part], out[part] if isinstance(out, list) else out.setdefault(part, {})

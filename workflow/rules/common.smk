@@ -14,6 +14,19 @@ from spdl.config import ConfigError, validate_config
 
 validate_config(config, Path(workflow.basedir) / "workflow" / "schemas")
 
+
+def _key_sorted(node):
+    if isinstance(node, dict):
+        return {k: _key_sorted(node[k]) for k in sorted(node)}
+    return [_key_sorted(v) for v in node] if isinstance(node, list) else node
+
+
+# Snakemake compares params as repr strings: with the keys sorted, a config file that lists the
+# same values in another order (an override file, `make SET=...`) reruns nothing.
+_canonical = _key_sorted(config)
+config.clear()
+config.update(_canonical)
+
 SCALE = config["scale"]
 MAX_THREADS = config["max_threads"]
 DEVICE = config["device"]

@@ -2,6 +2,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,7 @@ def test_figure_targets_exist(root):
     assert {f"deep_linear_fig{i}" for i in range(1, 8)} <= targets
 
 
-@pytest.mark.parametrize("study", registered_studies(__import__("pathlib").Path(__file__).resolve().parents[1]))
+@pytest.mark.parametrize("study", registered_studies(Path(__file__).resolve().parents[1]))
 def test_every_study_has_its_layers_and_generated_tail(root, study):
     """One name in every layer; the notebook rule, the study target and one target per figure are generated."""
     for path in (f"workflow/rules/{study}.smk", f"src/spdl/studies/{study}.py", f"notebooks/{study}.py",
@@ -78,3 +79,11 @@ def test_notebooks_read_no_config_behind_their_rule(root):
     for script in (root / "workflow/scripts").glob("*.py"):
         assert "smk.config" not in script.read_text() and "snakemake.config" not in script.read_text(), script.name
 
+
+
+@pytest.mark.parametrize("command", [["ruff", "check", "."], ["snakefmt", "--check", "workflow/", "Snakefile"]])
+def test_code_style_is_clean(root, command):
+    """`make lint` in CI: ruff and snakefmt (configured in pyproject.toml) find nothing to change."""
+    tool = Path(sys.executable).with_name(command[0])
+    run = subprocess.run([str(tool), *command[1:]], cwd=root, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -531,8 +531,13 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
                 for p in params:
                     p[new.to(device)] = float("nan")
 
-    bar = tqdm(total=steps, initial=start, file=progress, mininterval=5.0, disable=progress is None,
-               desc="train", unit="step")
+    # progress in units of one update: an evaluation of the whole training set costs about N / (3 B) of them
+    # (a forward pass of N samples against forward + backward of B), so the ETA is not skewed by the dense
+    # early records of a log schedule
+    eval_cost = N / (3 * (batch_size or N))
+    bar = tqdm(total=steps + eval_cost * len(record), initial=start + eval_cost * sum(r < start for r in record),
+               file=progress, mininterval=5.0, disable=progress is None, desc="train",
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     for step in range(start, steps + 1):
         if ckpt and step % checkpoint_every == 0 and start < step < steps:
             ckpt.save({"step": step, "pos": stream.pos, "perms": stream.perms, "params": [p.detach() for p in params],
@@ -545,6 +550,7 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
             if metrics is not None:
                 with torch.no_grad():
                     row.update(metrics([p.detach() for p in params], step))
+            bar.update(eval_cost)
         elif step == steps:  # the last update has no batch loss after it: check the parameters instead
             mark_diverged(~torch.stack([p.detach().flatten(1).isfinite().all(1) for p in params]).all(0), step)
 
@@ -565,6 +571,7 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
                         p.copy_((mixing @ p.flatten(1)).view_as(p))
             losses = losses.detach()
             mark_diverged(~torch.isfinite(losses) | (losses > diverge_threshold), step)
+            bar.set_description_str(f"train, step {step + 1}/{steps}", refresh=False)
             bar.update(1)
             if observe is not None:
                 observe([p.detach() for p in params], step + 1)

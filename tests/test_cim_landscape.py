@@ -15,21 +15,6 @@ import pytest
 
 from spdl.studies import cim_landscape as cl
 
-try:  # single-threaded BLAS: tiny matrices, shared machine
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_blas():
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(limits=1):
-            yield
-
-
 BETA = 1.0
 
 

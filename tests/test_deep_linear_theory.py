@@ -14,22 +14,6 @@ from scipy import integrate
 
 from spdl.studies import deep_linear as dl
 
-try:  # single-threaded BLAS: these matrices are small, and on a shared 2-core
-    # machine OpenBLAS threads spinning against other jobs cost 10x
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_blas():
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(limits=1):
-            yield
-
-
 # ---------------------------------------------------------------------------
 # Noise spectrum (the Marchenko-Pastur law itself is tested in test_random_matrix.py)
 # ---------------------------------------------------------------------------

@@ -12,21 +12,6 @@ from scipy.sparse.linalg import eigsh
 
 from spdl import random_matrix as rm
 
-try:  # single-threaded BLAS: a shared 2-core machine
-    from threadpoolctl import threadpool_limits
-except ImportError:  # pragma: no cover
-    threadpool_limits = None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _single_thread_blas():
-    if threadpool_limits is None:
-        yield
-    else:
-        with threadpool_limits(limits=1):
-            yield
-
-
 ASPECTS = [0.25, 0.5, 0.75, 1.0]
 
 

@@ -1,5 +1,7 @@
 """Embedded datasets: shapes, stratification, ranges, determinism, manifests."""
 
+import subprocess
+import sys
 import json
 import random
 from pathlib import Path
@@ -181,3 +183,14 @@ def test_schema_accepts_config_and_rejects_typos():
     bad["mnist"]["path"] = 3
     bad["mnist1d"]["num_samples"] = 205
     assert len(list(validator.iter_errors(bad))) == 4
+
+
+def test_paper_scale_without_local_data_stops_before_any_job(root, tmp_path):
+    """Full MNIST / CIFAR-10 needed but data.<name>.path unset: the dry run names the keys."""
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--nolock",
+                          "--snakefile", str(root / "Snakefile"), "--directory", str(tmp_path),
+                          "--configfile", str(root / "config/paper.yaml")], capture_output=True, text=True)
+    out = run.stdout + run.stderr
+    assert run.returncode != 0 and "Job stats" not in out
+    assert "activity_weight_duality.dataset: mnist needs data.mnist.path" in out, out[-2000:]
+    assert "data.cifar10.path" in out

@@ -32,6 +32,7 @@ EMBEDDED = ("mnist5k", "digits", "mnist1d", "teacher_student")
 LOCAL = ("mnist", "cifar10")
 NAMES = EMBEDDED + LOCAL
 ARRAY_KEYS = ("x_train", "y_train", "x_test", "y_test")
+LOCAL_FILES = {"mnist": "the four published MNIST IDX .gz files", "cifar10": "CIFAR-10 binary version"}
 N_CLASSES = 10  # every classification set here has the ten digit / CIFAR classes
 
 __all__ = ["DatasetError", "EMBEDDED", "LOCAL", "NAMES", "prepare", "load", "array_sha256",
@@ -259,3 +260,19 @@ def load(path) -> dict[str, np.ndarray]:
     if missing:
         raise DatasetError(f"{path}: lacks arrays {', '.join(missing)}")
     return arrays
+
+
+def missing_local_data(config: dict) -> list[str]:
+    """A message for every ``dataset: mnist|cifar10`` in a study section whose ``data.<name>.path`` is null.
+
+    Run at parse time, so a paper-scale run stops before any job instead of at its data rule.
+    """
+    def walk(node, key):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield from walk(v, f"{key}.{k}")
+                if k == "dataset" and v in LOCAL and config["data"][v]["path"] is None:
+                    yield (f"{key}.{k}: {v} needs data.{v}.path, a local folder with {LOCAL_FILES[v]} "
+                           "(README, Data)")
+
+    return [m for section, node in config.items() if section != "data" for m in walk(node, section)]

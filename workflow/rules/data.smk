@@ -1,7 +1,10 @@
 # Datasets: results/data/<name>.npz (x_train, y_train, x_test, y_test) + <name>.json manifest.
 # Embedded sets come from installed packages or are generated; `mnist` and `cifar10`
 # need data.<name>.path in the config (see workflow/schemas/data.schema.yaml).
-from spdl.datasets import EMBEDDED as DATA_EMBEDDED, NAMES as DATA_NAMES
+from spdl.datasets import EMBEDDED as DATA_EMBEDDED, NAMES as DATA_NAMES, missing_local_data
+
+if missing_local_data(config):  # a study reads full MNIST/CIFAR-10: stop before any job, naming the keys
+    raise ConfigError("invalid configuration:\n" + "\n".join(f"  - {m}" for m in missing_local_data(config)))
 
 
 rule data:

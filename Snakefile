@@ -4,7 +4,7 @@
 #   snakemake --cores 2 deep_linear                      # one study
 #   snakemake --cores 2 deep_linear_fig3                 # one figure (or its file path)
 # Every study lives in workflow/rules/<study>.smk and registers itself in STUDIES;
-# `all` also prepares the embedded datasets (results/data/) the image studies use.
+# `all` builds only the datasets the studies read (`data_embedded` builds every embedded set).
 
 
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
@@ -35,5 +35,4 @@ rule all:
         "results/scorecard.json",
         "results/report/scorecard.html",
         REPORT_PAGES,
-        rules.data_embedded.input,
         all_study_targets,

@@ -291,6 +291,7 @@ for e in np.flatnonzero(alive(0.0)):
     g_b, g_a = mp.window_ratio(t0, c0["gnorm"][:, e], t_a, decades=0.5) if np.isfinite(t_a) else (np.nan, np.nan)
     sharp.append(dict(seed=e, t_A=t_a, align_before=a_b, align_after=a_a, gnorm_before=g_b, gnorm_after=g_a))
 sharp = pd.DataFrame(sharp, columns=["seed", "t_A", "align_before", "align_after", "gnorm_before", "gnorm_after"])
+sharp = sharp.astype({k: float for k in sharp.columns if k != "seed"})  # typed even when every run diverged
 sharp["align_drop"] = 1 - sharp.align_after / sharp.align_before
 sharp["gnorm_ratio"] = sharp.gnorm_before / sharp.gnorm_after
 print(sharp.round(3).to_string(index=False))
@@ -327,6 +328,7 @@ for _, p in main[main.rho > 0].iterrows():
                      crosses_at_t_III=bool(np.isfinite(lag) and abs(lag) <= 0.3)))
 mech = pd.DataFrame(mech, columns=["rho", "seed", "t_I", "t_R", "t_III", "found", "cos_median_I", "cos_max_II",
                                    "opposed", "log10_tR_over_tIII", "crosses_at_t_III"])
+mech = mech.astype({"rho": float, "t_R": float, "found": bool, "opposed": bool, "crosses_at_t_III": bool})
 print(mech.round(3).to_string(index=False))
 per_seed = mech.groupby("seed")[["opposed", "crosses_at_t_III"]].mean()  # fraction of the seed's rho > 0 runs
 lost = sorted(mech[~mech.found].rho.unique().tolist())
@@ -424,6 +426,7 @@ for s_, g in pos.groupby("seed"):
                       spearman_width_II=mp.spearman(g.rho, width)))
 trend = pd.DataFrame(trend, columns=["seed", "n_rho", "missing_IV", "missing_II", "spearman_ep_IV",
                                      "spearman_width_II"])
+trend = trend.astype({"n_rho": int, "spearman_ep_IV": float, "spearman_width_II": float})
 print(trend.round(3).to_string(index=False))
 lost_iv = sorted({r for m in trend.missing_IV for r in m})
 lost_ii = sorted({r for m in trend.missing_II for r in m})

@@ -49,6 +49,7 @@ def test_roc_auc_matches_pair_counting_with_ties():
     assert mp.roc_auc([1.0, 1.0, 1.0], [1.0, 1.0]) == 0.5  # every pair tied
     assert mp.roc_auc([2, 3], [0, 1]) == 1.0 and mp.roc_auc([0], [1]) == 0.0
     assert np.isnan(mp.roc_auc([], [1.0]))
+    assert np.isnan(mp.roc_auc([1.0, np.nan], [0.0])) and np.isnan(mp.roc_auc([1.0], [np.inf]))  # diverged member
 
 
 def test_midranks_and_spearman():

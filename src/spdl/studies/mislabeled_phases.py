@@ -63,11 +63,11 @@ def midranks(x) -> np.ndarray:
 
 def roc_auc(pos, neg) -> float:
     """ROC AUC of scores, pos against neg (sklearn.metrics.roc_auc_score): P(pos > neg) + P(tie)/2;
-    NaN if a side is empty.
+    NaN if a side is empty or a score is not finite (the losses of a diverged member: no ranking).
 
     Used with per-sample losses: pos = mislabeled, neg = correct ("What to build": separation)."""
     pos, neg = np.asarray(pos, np.float64).ravel(), np.asarray(neg, np.float64).ravel()
-    if len(pos) == 0 or len(neg) == 0:
+    if len(pos) == 0 or len(neg) == 0 or not (np.isfinite(pos).all() and np.isfinite(neg).all()):
         return float("nan")
     return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
 

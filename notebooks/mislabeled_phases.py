@@ -28,6 +28,14 @@
 # steps or epochs; steps is the time of the SGD dynamics]. Every run lasts the same number of
 # *epochs* of its own data set.
 #
+# How the transitions move with $\rho$ is measured in a unit in which the growth of the data set
+# with $\rho$ ($N = n_c/(1-\rho)$) cannot move them [design, issue 12]: epochs of the run's own data set,
+# $t\,b/N = t\,b(1-\rho)/n_c$, the number of SGD presentations each sample (in particular each of
+# the same $n_c$ correct samples) has received. In SGD steps a fixed number of epochs takes
+# $1/(1-\rho)$ times longer, so any time "grows with $\rho$" in steps for that reason alone. We also use
+# the width of phase II in decades, $\log(t_{III}/t_I)$, a ratio of two times of one run, which
+# does not depend on the unit at all. Both are tested per seed (count of seeds).
+#
 # Outcomes, not crashes: a run that diverged (recorded per member by the rules) has no phases and is
 # left out of every curve, diagram and number, each figure says how many diverged, and a claim that
 # depends on one fails with status *diverged*; a transition a claim needs that is not found makes the
@@ -75,10 +83,13 @@ print(f"scale {scale}: n_correct {int(run0['n_correct'])}, H {run0['hidden'].tol
 # fixed before looking at the curves; `phases` section; the rule `mislabeled_phases_cleaning`
 # applies them too and records them in its results, from which this notebook reads them):
 #
-# * **Rule A — alignment transition $t_A$** (fast learning $\to$ exploration, the $\rho=0$
-#   two-phase picture): the alignment $A(t)$ = mean pairwise cosine of $k$ minibatch gradients.
-#   $t_A$ = first record after which $A$ stays below the midpoint of its early level (median
-#   over the first half of the records) and its late level (median over the last quarter).
+# * **Rule A — fitting transition $t_A$** (fast learning $\to$ exploration, the $\rho=0$
+#   two-phase picture): the first time the training accuracy reaches `fit` (0.95, the same
+#   "all samples fitted" level that starts phase IV at $\rho>0$), linearly interpolated in
+#   $\log t$ between records (`spdl.stats.first_crossing`). It is defined from the accuracy,
+#   so it does not depend on the order parameters (alignment, amplitude) that the claims test
+#   around it. [It replaces an earlier rule on record-range medians of the alignment itself,
+#   whose claims failed per seed (issue 12).]
 # * **$t_I$ (I $\to$ II)**: first record with correct-subset accuracy $\ge$ `cor_level` (0.95)
 #   $\times$ its maximum before $t_{III}$: the correct samples are fitted up to the plateau they
 #   keep during phase II.
@@ -87,8 +98,12 @@ print(f"scale {scale}: n_correct {int(run0['n_correct'])}, H {run0['hidden'].tol
 #   the wrong labels.
 # * **$t_{IV}$ (III $\to$ IV)**: first record after $t_{III}$ with mislabeled accuracy $\ge$ `fit`
 #   (0.95): all training samples are fitted.
+# * **$t_R$** (mechanism): the first time at or after $t_I$ at which the relative strength
+#   $|\rho g_m|/|(1-\rho) g_c|$ of the full-subset mean gradients reaches 1 (interpolated in
+#   $\log t$); the abstract's mechanism puts it at $t_{III}$.
 #
-# A run "shows four phases" when $t_I < t_{III} < t_{IV}$ are all found.
+# A run "shows four phases" when $t_I < t_{III} < t_{IV}$ are all found. A transition that is
+# not found is NaN (no exception); a claim that needs it fails with the reason.
 
 # %%
 def runs(r, members=None):
@@ -116,9 +131,13 @@ for r in RHO:
     for e in range(len(d["seed"])):
         div = bool(d["diverged"][e])  # a diverged run has no phases: its curves stop at the blow-up
         times = NO_PHASES if div else mp.detect_phases(d["steps"], d["acc_cor"][:, e], d["acc_mis"][:, e], **PHASES)
-        t_a = mp.alignment_transition(d["steps"], d["align"][:, e]) if e < S and not div else np.nan
+        t_a = mp.fit_transition(d["steps"], d["acc_cor"][:, e], PHASES["fit"]) if e < S and r == 0 and not div \
+            else np.nan
+        t_r = mp.strength_crossing(d["steps"], d["ratio"][:, e], times["t_I"]) if e < S and r > 0 and not div \
+            else np.nan
         rows.append(dict(rho=r, seed=int(d["seed"][e]), weight_decay=float(d["weight_decay"][e]), main=e < S,
-                         member=e, diverged=div, t_A=t_a, **times, t_end=float(d["steps"][-1]),
+                         member=e, diverged=div, t_A=t_a, **times, t_R=t_r, t_end=float(d["steps"][-1]),
+                         n_samples=int(d["n_correct"]) + int(d["n_mis"]),
                          phase_end=-1 if div else int(mp.phase_at([d["steps"][-1]], times)[0]),
                          test_end=d["acc_test"][-1, e]))
 all_runs = pd.DataFrame(rows)
@@ -130,7 +149,7 @@ DIV_0 = bool(all_runs[all_runs.main & (all_runs.rho == 0)].diverged.any())
 DIV_POS = bool(all_runs[all_runs.main & (all_runs.rho > 0)].diverged.any())
 DIV_CONTROL = bool(all_runs[all_runs.rho > 0].diverged.any())
 print(f"diverged runs: {int(all_runs.diverged.sum())} of {len(all_runs)}")
-summary = main.groupby("rho")[["t_A", "t_I", "t_III", "t_IV"]].agg(["mean", "std"])
+summary = main.groupby("rho")[["t_A", "t_I", "t_R", "t_III", "t_IV"]].agg(["mean", "std"])
 summary
 
 # %% [markdown]
@@ -151,7 +170,7 @@ def shade(ax, times, t_max):
 
 
 def median_times(r):
-    return main[main.rho == r][["t_I", "t_III", "t_IV", "t_A"]].median().to_dict()
+    return main[main.rho == r][["t_I", "t_III", "t_IV", "t_A", "t_R"]].median().to_dict()
 
 
 curves_rho = [r for r in RHO if any(np.isclose(r, c) for c in cfg["curves_rho"])]
@@ -203,24 +222,29 @@ claims.table("fig1_learning_curves")
 
 # %% [markdown]
 # ## Fig. 2 — order parameters around the transitions
-# Left: $\rho=0$; right: a $\rho>0$ run. Rows: minibatch-gradient alignment $A$ (mean pairwise
-# cosine of $k$ minibatch gradients), mean minibatch-gradient norm $\langle|g_\mu|\rangle$ and the
-# full-gradient norm $|g|$; the cosine between the mean gradients of the correct and mislabeled
-# subsets, $\cos(g_c, g_m)$; their relative strength $|\rho g_m|/|(1-\rho)g_c|$. Dashed line:
-# rule-A transition $t_A$; shading: phases.
+# Left: $\rho=0$; right: a $\rho>0$ run (the largest $\rho$ of Fig. 1). Rows: minibatch-gradient
+# alignment $A$ (mean pairwise cosine of $k$ minibatch gradients); mean minibatch-gradient norm
+# $\langle|g_\mu|\rangle$ and full-gradient norm $|g|$. Then at $\rho>0$ the mechanism of the
+# abstract: the cosine between the full-subset mean gradients of the correct and mislabeled
+# samples, $\cos(g_c, g_m)$, and their relative strength $|\rho g_m|/|(1-\rho)g_c|$ (dotted
+# line: its crossing $t_R$, median over seeds); at $\rho=0$ (no mislabeled subset) the training
+# accuracy that defines rule A (dashed: `fit` level and $t_A$) and the training loss. Shading:
+# phases (seed medians).
 
 # %%
 r_show = max(curves_rho)
 fig, axes = plt.subplots(4, 2, figsize=(10, 10), sharex="col")
 data = []
-panels = [("align", "alignment $A$"), ("gnorm", "$\\langle|g_\\mu|\\rangle$ (solid), $|g|$ (dotted)"),
-          ("cos_cm", "$\\cos(g_c, g_m)$"), ("ratio", "$|\\rho g_m| / |(1-\\rho) g_c|$")]
+panels = {0: [("align", "alignment $A$"), ("gnorm", "$\\langle|g_\\mu|\\rangle$ (solid), $|g|$ (dotted)"),
+              ("acc_cor", "training accuracy"), ("loss_cor", "training loss")],
+          1: [("align", "alignment $A$"), ("gnorm", "$\\langle|g_\\mu|\\rangle$ (solid), $|g|$ (dotted)"),
+              ("cos_cm", "$\\cos(g_c, g_m)$"), ("ratio", "$|\\rho g_m| / |(1-\\rho) g_c|$")]}
 for col, r in enumerate([0.0, r_show]):
     t, c = runs(r)
     ok = t > 0
     mt = median_times(r)
     live = alive(r)
-    for row, (key, label) in enumerate(panels):
+    for row, (key, label) in enumerate(panels[col]):
         ax = axes[row, col]
         for e in np.flatnonzero(live):
             ax.plot(t[ok], c[key][ok, e], color=f"C{e}", lw=1)
@@ -229,12 +253,18 @@ for col, r in enumerate([0.0, r_show]):
         data += [dict(rho=r, step=s, quantity=key, seed=e, value=v, diverged=not live[e])
                  for e in range(S) for s, v in zip(t, c[key][:, e])]
         note_diverged(ax, int((~live).sum()), S)
-        if key in ("gnorm", "ratio"):
+        if key in ("gnorm", "ratio", "loss_cor"):
             ax.set_yscale("log")
-        if key == "ratio" and r > 0:
+        if key == "ratio":
             ax.axhline(1, color="k", lw=0.6)
-        if np.isfinite(mt.get("t_A", np.nan)):
+        if key == "cos_cm":
+            ax.axhline(0, color="k", lw=0.6)
+        if key == "acc_cor" and r == 0:
+            ax.axhline(PHASES["fit"], color="k", ls="--", lw=0.8)
+        if r == 0 and np.isfinite(mt["t_A"]):
             ax.axvline(mt["t_A"], color="k", ls="--", lw=1)
+        if r > 0 and np.isfinite(mt["t_R"]):
+            ax.axvline(mt["t_R"], color="k", ls=":", lw=1)
         shade(ax, mt if r > 0 else dict(t_I=mt["t_A"], t_III=np.nan, t_IV=np.nan), t[-1])
         ax.set(xscale="log", ylabel=label)
     axes[0, col].set_title(f"$\\rho$ = {r:g}" + (" (two phases: I, II = exploration)" if r == 0 else ""), pad=14)
@@ -243,51 +273,85 @@ save_figure(fig, pd.DataFrame(data), figdir, "fig2_order_parameters")
 
 # %% [markdown]
 # **Claims at $\rho = 0$: two phases separated by a sharp change of the alignment and of the mean
-# minibatch-gradient amplitude.** Per seed, with $t_A$ from rule A, compare the means over the
-# half decade of time before $t_A$ and the half decade after. Measured: (i) the relative drop of
-# the alignment, $1 - \bar A_\text{after}/\bar A_\text{before}$, (ii) the ratio
-# $\langle|g_\mu|\rangle_\text{before}/\langle|g_\mu|\rangle_\text{after}$; seed means. The paper
-# reports "large changes" without numbers. Bands [our choice], set against a gradual, scale-free
-# decay: $A\propto t^{-1/2}$ gives a drop of only $1-10^{-1/4} = 0.44$ with these windows, and
-# $|g_\mu|\propto t^{-1}$ a ratio of $10^{1/2}=3.2$. So "sharp" means (i) $\ge 0.5$ and (ii)
-# $\ge 3$. Noise: the alignment is a mean of $k(k-1)/2$ cosines and scatters by about 0.1 from
-# record to record at an early level of 0.2–0.5; each window holds about two records per seed.
+# minibatch-gradient amplitude, in every seed.** Per seed, with $t_A$ from rule A (training
+# accuracy reaches `fit`), compare the means over the half decade of time before $t_A$ and the
+# half decade after: (i) the alignment drops, $1 - \bar A_\text{after}/\bar A_\text{before} \ge 0.5$;
+# (ii) the amplitude drops, $\langle|g_\mu|\rangle_\text{before}/\langle|g_\mu|\rangle_\text{after}
+# \ge 3$. Measured: the number of seeds that pass (declared band: a majority). The thresholds tell
+# a sharp change from a gradual, scale-free decay: $A\propto t^{-1/2}$ gives a drop of only
+# $1-10^{-1/4} = 0.44$ with these windows, $|g_\mu|\propto t^{-1}$ a ratio of $10^{1/2}=3.2$. A seed
+# without $t_A$ fails (no exception).
 
 # %%
 sharp = []
+t0, c0 = runs(0.0)
 for e in np.flatnonzero(alive(0.0)):
-    t, c = runs(0.0)
     t_a = main[(main.rho == 0) & (main.member == e)].t_A.item()
-    a_b, a_a = mp.window_ratio(t, c["align"][:, e], t_a, decades=0.5)
-    g_b, g_a = mp.window_ratio(t, c["gnorm"][:, e], t_a, decades=0.5)
+    a_b, a_a = mp.window_ratio(t0, c0["align"][:, e], t_a, decades=0.5) if np.isfinite(t_a) else (np.nan, np.nan)
+    g_b, g_a = mp.window_ratio(t0, c0["gnorm"][:, e], t_a, decades=0.5) if np.isfinite(t_a) else (np.nan, np.nan)
     sharp.append(dict(seed=e, t_A=t_a, align_before=a_b, align_after=a_a, gnorm_before=g_b, gnorm_after=g_a))
 sharp = pd.DataFrame(sharp, columns=["seed", "t_A", "align_before", "align_after", "gnorm_before", "gnorm_after"])
-print(sharp.round(3))
+sharp = sharp.astype({k: float for k in sharp.columns if k != "seed"})  # typed even when every run diverged
+sharp["align_drop"] = 1 - sharp.align_after / sharp.align_before
+sharp["gnorm_ratio"] = sharp.gnorm_before / sharp.gnorm_after
+print(sharp.round(3).to_string(index=False))
 no_t_a = sharp.seed[~np.isfinite(sharp.t_A)].tolist()
-why = f"alignment transition t_A not found at rho = 0 (seeds {no_t_a})" if no_t_a else \
-    "" if len(sharp) else "no run at rho = 0 left (all diverged)"
-claims.check("rho0_alignment_drops_sharply", None if why else (1 - sharp.align_after / sharp.align_before).mean(),
-             diverged=DIV_0, reason=why)
-claims.check("rho0_gradient_amplitude_drops", None if why else (sharp.gnorm_before / sharp.gnorm_after).mean(),
-             diverged=DIV_0, reason=why)
+why = "; ".join(filter(None, [f"t_A not found at rho = 0 for seeds {no_t_a} (they fail)" if no_t_a else "",
+                              "" if len(sharp) else "no run at rho = 0 left (all diverged)"]))
+claims.check("rho0_alignment_drops_per_seed", int((sharp.align_drop >= 0.5).sum()), diverged=DIV_0, reason=why)
+claims.check("rho0_amplitude_drops_per_seed", int((sharp.gnorm_ratio >= 3).sum()), diverged=DIV_0, reason=why)
+
+# %% [markdown]
+# **Claims at $\rho > 0$: the mechanism of the abstract.** Per run (main seeds, weight decay 0):
+# (i) the full-subset mean gradients of the correct and the mislabeled samples are opposed before
+# the wrong labels are learned: $\cos(g_c, g_m)$ has a negative median over the phase-I records
+# ($1\le t<t_I$; at initialisation the softmax term common to both subsets can make the first
+# records positive) and is negative at every phase-II record ($t_I\le t<t_{III}$); (ii) the relative
+# strength $|\rho g_m|/|(1-\rho) g_c|$ reaches 1 at $t_R$ within a factor 2 of $t_{III}$
+# ($|\log_{10}(t_R/t_{III})|\le 0.3$). A seed passes a claim when it holds in at least 3/4 of its
+# $\rho>0$ runs; measured: the number of seeds that pass. A run missing $t_I$ or $t_{III}$ (or, for
+# (ii), $t_R$) fails. The gradients are recorded by the sweep at every record for the main seeds
+# (`OrderParameters`: one backward pass per subset for the whole ensemble).
+
+# %%
+mech = []
+for _, p in main[main.rho > 0].iterrows():
+    t, c = runs(p.rho)
+    cos = c["cos_cm"][:, p.member]
+    ph1, ph2 = (t >= 1) & (t < p.t_I), (t >= p.t_I) & (t < p.t_III)
+    found = np.isfinite(p.t_I) and np.isfinite(p.t_III)
+    opposed = bool(found and (not ph1.any() or np.nanmedian(cos[ph1]) < 0) and (not ph2.any() or (cos[ph2] < 0).all()))
+    lag = np.log10(p.t_R / p.t_III) if found and np.isfinite(p.t_R) else np.nan
+    mech.append(dict(rho=p.rho, seed=p.seed, t_I=p.t_I, t_R=p.t_R, t_III=p.t_III, found=found,
+                     cos_median_I=np.nanmedian(cos[ph1]) if ph1.any() else np.nan,
+                     cos_max_II=np.nanmax(cos[ph2]) if ph2.any() else np.nan, opposed=opposed, log10_tR_over_tIII=lag,
+                     crosses_at_t_III=bool(np.isfinite(lag) and abs(lag) <= 0.3)))
+mech = pd.DataFrame(mech, columns=["rho", "seed", "t_I", "t_R", "t_III", "found", "cos_median_I", "cos_max_II",
+                                   "opposed", "log10_tR_over_tIII", "crosses_at_t_III"])
+mech = mech.astype({"rho": float, "t_R": float, "found": bool, "opposed": bool, "crosses_at_t_III": bool})
+print(mech.round(3).to_string(index=False))
+per_seed = mech.groupby("seed")[["opposed", "crosses_at_t_III"]].mean()  # fraction of the seed's rho > 0 runs
+lost = sorted(mech[~mech.found].rho.unique().tolist())
+why = f"t_I or t_III not found at rho = {lost} (those runs fail)" if lost else \
+    "" if len(mech) else "no run at rho > 0 left (all diverged)"
+no_tr = sorted(mech[mech.found & ~np.isfinite(mech.t_R)].rho.unique().tolist())
+claims.check("mechanism_gradients_opposed_I_II", int((per_seed.opposed >= 0.75).sum()), diverged=DIV_POS, reason=why)
+claims.check("mechanism_strength_crosses_one_at_t_III", int((per_seed.crosses_at_t_III >= 0.75).sum()),
+             diverged=DIV_POS, reason="; ".join(filter(None, [why, f"t_R (relative strength never reaches 1 after t_I) "
+                                                              f"not found at rho = {no_tr}" if no_tr else ""])))
 claims.table("fig2_order_parameters")
 
 # %% [markdown]
-# *Observed (not used to set the bands):* with 2,000 samples and H = 100 (default scale) the
-# alignment at $\rho=0$ falls in two steps — from about 0.35 to a shoulder near 0.2 at
-# $t\approx 100$–200, then to about 0.02 once every training sample is fitted ($t\approx 10^3$).
-# Rule A's midpoint sits on the shoulder, so the half-decade drop lands at the band edge; we keep
-# the band and report the outcome as measured. The gradient amplitude changes sharply in both runs.
-
-# %% [markdown]
 # ## Fig. 3 — phase diagram in (training time, $\rho$)
-# Each row is one $\rho$, coloured by the phase most seeds are in at that record ($\rho=0$: I
+# (a) Each row is one $\rho$, coloured by the phase most seeds are in at that record ($\rho=0$: I
 # before $t_I$, then II = exploration); markers: seed mean $\pm$ sd of each transition time
-# ($t_A$ at $\rho=0$ only: for $\rho>0$ the alignment rises again while the wrong labels are learned).
+# ($t_A$ at $\rho=0$ only). Time in SGD steps. (b) The transition times per seed in epochs of the
+# run's own data set ($t\,b/N$, presentations per sample), the unit in which the growth of the data
+# set with $\rho$ cannot move them; lines join the runs of one seed.
 
 # %%
 cmap = ListedColormap(PH_COLORS)
-fig, ax = plt.subplots(figsize=(7.5, 4.8))
+fig, (ax, axb) = plt.subplots(1, 2, figsize=(14, 4.8), gridspec_kw=dict(width_ratios=[1.5, 1], wspace=0.6))
 dr = np.diff(RHO).min()
 data = []
 for r in RHO:
@@ -303,19 +367,30 @@ for r in RHO:
     ax.pcolormesh(edges, [r - dr / 2, r + dr / 2], maj[ok][None, :], cmap=cmap, vmin=-0.5, vmax=3.5)
     data += [dict(rho=r, step=s, phase=["I", "II", "III", "IV"][m]) for s, m in zip(tt, maj[ok])]
 mk = {"t_I": "o", "t_III": "s", "t_IV": "^", "t_A": "x"}
-for key, m in mk.items():  # t_A only at rho = 0: for rho > 0 the alignment rises again in phase III
+for key, m in mk.items():  # t_A only at rho = 0
     g = main[(main.rho == 0) | (key != "t_A")].groupby("rho")[key].agg(["mean", "std"])
     ax.errorbar(g["mean"], g.index, xerr=g["std"], fmt=m, color="k", ms=5, capsize=2,
-                label={"t_A": "$t_A$ (alignment)"}.get(key, f"${key[0]}_{{{key[2:]}}}$"))
-ax.set(xscale="log", xlabel="SGD steps $t$", ylabel="$\\rho$")
+                label={"t_A": "$t_A$ (rule A)"}.get(key, f"${key[0]}_{{{key[2:]}}}$"))
+ax.set(xscale="log", xlabel="SGD steps $t$", ylabel="$\\rho$", title="(a) phases, SGD steps")
 note_diverged(ax, int(all_runs[all_runs.main].diverged.sum()), int(all_runs.main.sum()))
 handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in PH_COLORS]
 leg = ax.legend(handles, ["I", "II", "III", "IV"], title="phase", loc="upper left", bbox_to_anchor=(1.01, 1))
 ax.add_artist(leg)
 ax.legend(loc="lower left", bbox_to_anchor=(1.01, 0), frameon=False)
+pos = main[main.rho > 0].copy()
+batch = int(run0["batch_size"])
+for key in ("t_I", "t_III", "t_IV"):  # epochs of the run's own data set: t b / N
+    pos[key.replace("t_", "ep_")] = pos[key] * batch / pos.n_samples
+for k, (key, m) in enumerate((("ep_I", "o"), ("ep_III", "s"), ("ep_IV", "^"))):
+    for s_, g in pos.groupby("seed"):
+        axb.plot(g.rho, g[key], marker=m, color=PH_COLORS[k + 1], lw=0.8, ms=4, alpha=0.8,
+                 label=f"$t_{{{key[3:]}}}$" if s_ == pos.seed.min() else None)
+axb.set(yscale="log", xlabel="$\\rho$", ylabel="epochs of the run's data set ($t\\,b/N$)",
+        title="(b) transition times per seed, epochs")
+axb.legend(frameon=False, fontsize=8)
 save_figure(fig, pd.DataFrame(data, columns=["rho", "step", "phase"]).merge(
-    all_runs[all_runs.main][["rho", "seed", "diverged", "t_A", "t_I", "t_III", "t_IV"]], on="rho", how="right"),
-    figdir, "fig3_phase_diagram")
+    all_runs[all_runs.main][["rho", "seed", "diverged", "n_samples", "t_A", "t_I", "t_III", "t_IV"]], on="rho",
+    how="right"), figdir, "fig3_phase_diagram")
 
 # %% [markdown]
 # **Claim: four phases at every $\rho > 0$.** Measured: the fraction of runs ($\rho>0$, seeds,
@@ -324,32 +399,43 @@ save_figure(fig, pd.DataFrame(data, columns=["rho", "step", "phase"]).merge(
 # mislabeled samples are learned together with the correct ones (no phase II).
 
 # %%
-pos = main[main.rho > 0]
 four = (pos.t_I < pos.t_III) & (pos.t_III < pos.t_IV)
-print(pos[["rho", "seed", "t_A", "t_I", "t_III", "t_IV"]].to_string(index=False))
+print(pos[["rho", "seed", "t_I", "t_R", "t_III", "t_IV", "ep_I", "ep_III", "ep_IV"]].round(2).to_string(index=False))
 claims.check("four_phases_at_rho_positive", four.mean(), diverged=DIV_POS)
 
 # %% [markdown]
-# **Claim: the transition times move monotonically with $\rho$.** Direction from the mechanism,
-# not from a fit: the mislabeled mean gradient opposes the correct one ($\cos(g_c,g_m)<0$,
-# Fig. 2), so the more mislabeled samples, the longer it takes to fit the correct ones (later
-# $t_I$); and more wrong labels must be memorised against that opposition before all samples
-# are fitted (later $t_{IV}$); $t_{III}$ is when the mislabeled pull wins, which with the data set
-# growing as $1/(1-\rho)$ (fewer visits per sample per step) we also expect later. Measured:
-# Spearman correlation between $\rho$ and the seed-mean transition time over $\rho>0$. Band $\ge
-# 0.7$ for $t_{IV}$ and $t_{III}$ (with $m$ values of $\rho$ a single swapped neighbour pair costs
-# $6/(m^3-m)\cdot 2$, i.e. 0.05 at 8 values; at the quick scale's 3 values any swap fails, which
-# is the point: the order must be consistent). We report $t_I$ without a claim: phase I ends
-# while the correct accuracy still creeps up, so its time is the least precise.
+# **Claims: the transitions move with $\rho$, per seed, in units free of data-set growth.**
+# (i) $t_{IV}$ in epochs (presentations per sample) grows with $\rho$: more wrong labels must be
+# memorised against the opposed pull of the correct ones (as fitting corrupted labels takes longer
+# the larger the corrupted fraction, Zhang et al., ICLR 2017). (ii) Phase II narrows,
+# $\log(t_{III}/t_I)$ falls with $\rho$: the relative strength $|\rho g_m|/|(1-\rho)g_c|$ starts larger
+# by $\rho/(1-\rho)$, so once the correct samples are fitted it reaches 1 sooner. Per seed, Spearman
+# correlation with $\rho$ over $\rho>0$: (i) $\ge 0.7$, (ii) $\le -0.7$ (one swapped neighbour pair
+# allowed at 8 values; at 3 values a tie passes, a swap fails). Measured: the number of seeds that
+# pass; a seed missing a transition at some $\rho$ fails. [They replace two claims on seed-mean
+# times in SGD steps, which grow with $\rho$ only because the data set does (issue 12).] $t_I$ in
+# epochs is shown in (b) without a claim.
 
 # %%
-mean_t = pos.groupby("rho")[["t_I", "t_III", "t_IV"]].mean().reindex(POS)  # seed mean over the runs that found it
-rho_s = {k: mp.spearman(mean_t.index, mean_t[k]) for k in mean_t}
-print(mean_t.round(0), {k: round(v, 3) for k, v in rho_s.items()})
-for key in ("t_IV", "t_III"):
-    lost = [r for r in POS if not np.isfinite(mean_t.loc[r, key])]
-    claims.check(f"{key}_increases_with_rho", None if lost else rho_s[key], diverged=DIV_POS,
-                 reason=f"{key} not found in any run at rho = {lost}" if lost else "")
+trend = []
+for s_, g in pos.groupby("seed"):
+    g = g.sort_values("rho")
+    width = np.log10(g.t_III / g.t_I)
+    trend.append(dict(seed=s_, n_rho=len(g), missing_IV=g.rho[~np.isfinite(g.ep_IV)].tolist(),
+                      missing_II=g.rho[~np.isfinite(width)].tolist(), spearman_ep_IV=mp.spearman(g.rho, g.ep_IV),
+                      spearman_width_II=mp.spearman(g.rho, width)))
+trend = pd.DataFrame(trend, columns=["seed", "n_rho", "missing_IV", "missing_II", "spearman_ep_IV",
+                                     "spearman_width_II"])
+trend = trend.astype({"n_rho": int, "spearman_ep_IV": float, "spearman_width_II": float})
+print(trend.round(3).to_string(index=False))
+lost_iv = sorted({r for m in trend.missing_IV for r in m})
+lost_ii = sorted({r for m in trend.missing_II for r in m})
+complete = (trend.n_rho == len(POS)) & (trend.missing_IV.str.len() == 0)
+claims.check("t_IV_epochs_increases_with_rho", int(((trend.spearman_ep_IV >= 0.7) & complete).sum()),
+             diverged=DIV_POS, reason=f"t_IV not found at rho = {lost_iv} (those seeds fail)" if lost_iv else "")
+complete = (trend.n_rho == len(POS)) & (trend.missing_II.str.len() == 0)
+claims.check("phase_II_narrows_with_rho", int(((trend.spearman_width_II <= -0.7) & complete).sum()),
+             diverged=DIV_POS, reason=f"t_I or t_III not found at rho = {lost_ii} (seeds fail)" if lost_ii else "")
 claims.table("fig3_phase_diagram")
 
 # %% [markdown]
@@ -358,8 +444,9 @@ claims.table("fig3_phase_diagram")
 # the ensemble engine, so every $\lambda$ trains in the same process and the same data as the
 # main seeds (free of extra data handling), and it acts exactly on the mechanism of phase III:
 # fitting the wrong labels needs weights that grow along the small, opposed mislabeled gradient,
-# while $\lambda$ pulls them back, so a large enough $\lambda$ should delay phases III-IV beyond
-# the budget and keep the network in phase II (learning-rate changes would mostly rescale time).
+# while $\lambda$ pulls them back, so a large enough $\lambda$ should delay phases III-IV, so that
+# at the fixed budget a run ends in an earlier phase than without it (learning-rate changes would
+# mostly rescale time). Which phase it ends in is measured, not assumed: the left panel says it.
 # Left: the phase reached at the end of training (majority over seeds); right: final test
 # accuracy (mean).
 
@@ -478,11 +565,24 @@ claims.table("fig5_loss_separation")
 df = pd.DataFrame({k: cl[k] for k in ("rho", "seed", "t_clean", "precision", "recall", "auc", "noisy_test",
                                       "cleaned_test", "found", "diverged")})
 df["clean_test"] = np.where(cl["clean_diverged"], np.nan, cl["clean_test"])[df.seed.to_numpy()]
+# early stopping of the noisy run (sweep at that rho, same seed), no retraining: (i) at its phase-II peak, the
+# best test accuracy over its phase-II records (chosen on the test set: optimistic), (ii) at the record nearest
+# t_clean, the time at which cleaning stops (no test labels used)
+es_peak, es_clean = [], []
+for _, q in df.iterrows():
+    run = main[(main.rho == q.rho) & (main.seed == q.seed)]
+    t, c = runs(q.rho)
+    acc = c["acc_test"][:, int(run.member.item())] if len(run) else np.full(len(t), np.nan)
+    ii = (t >= run.t_I.item()) & (t < run.t_III.item()) if len(run) else np.zeros(len(t), bool)
+    es_peak.append(np.nanmax(acc[ii]) if ii.any() else np.nan)
+    es_clean.append(acc[np.argmin(np.abs(np.log(np.maximum(t, 1) / q.t_clean)))] if np.isfinite(q.t_clean) else np.nan)
+df["early_stop_peak_II"], df["early_stop_t_clean"] = es_peak, es_clean
 done = df[df.found & ~df.diverged]  # cleaned and retrained without a blow-up: the numbers below are theirs
 g = done.drop(columns=["found", "diverged"]).groupby("rho").agg(["mean", "std"])
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
 for key, label in (("noisy_test", "noisy"), ("cleaned_test", "cleaned in phase II"),
-                   ("clean_test", "clean ($\\rho=0$)")):
+                   ("clean_test", "clean ($\\rho=0$)"), ("early_stop_peak_II", "early stop: phase-II peak"),
+                   ("early_stop_t_clean", "early stop at $t_\\mathrm{clean}$")):
     a1.errorbar(g.index, g[key]["mean"], yerr=g[key]["std"], marker="o", capsize=2, label=label)
 a1.set(xlabel="$\\rho$", ylabel="final test accuracy")
 a1.legend(frameon=False)
@@ -512,6 +612,21 @@ DIV_CLEAN = bool(df.diverged.any())
 claims.check("cleaning_raises_test_accuracy", None if why else (done.cleaned_test - done.noisy_test).mean(),
              diverged=DIV_CLEAN, reason=why)
 claims.check("cleaning_precision", None if why else done.precision.mean(), diverged=DIV_CLEAN, reason=why)
+
+# %% [markdown]
+# **Claim: cleaning against early stopping**, the baseline a user would ask about: stop the noisy
+# run at its phase-II peak of test accuracy (chosen on the test set, so this early stopping is
+# optimistic) instead of cleaning and retraining. Per seed, the mean over $\rho>0$ of cleaned $-$
+# early-stopped test accuracy must be $\ge -0.01$ (non-inferiority within one binomial sd);
+# measured: the number of seeds that pass. Early stopping at $t_\text{clean}$ (no test labels) is
+# shown in the figure without a claim.
+
+# %%
+vs_es = done.assign(d=done.cleaned_test - done.early_stop_peak_II).groupby("seed").d.mean()
+print("cleaned - early stop at the phase-II peak, mean over rho per seed:", vs_es.round(4).to_dict())
+no_row = sorted(set(range(S)) - set(vs_es.index[np.isfinite(vs_es)].tolist()))
+claims.check("cleaning_vs_early_stopping", int((vs_es >= -0.01).sum()), diverged=DIV_CLEAN,
+             reason="; ".join(filter(None, [why, f"seeds {no_row} have no cleaned row (they fail)" if no_row else ""])))
 claims.table("fig6_cleaning")
 
 # %% [markdown]
@@ -524,6 +639,28 @@ sp = load_npz(inputs["speedup"])
 print(f"{int(sp['members'])} members x {int(sp['steps'])} steps on {int(sp['n_samples'])} samples: ensemble "
       f"{float(sp['t_ensemble']):.2f} s vs one by one {float(sp['t_single'].sum()):.2f} s -> speed-up "
       f"{float(sp['speedup']):.2f}x")
+
+# %% [markdown]
+# ## Outcome at the default scale (observed after the claims were declared; bands unchanged)
+# Run of 2026-12-01 (2,000 correct samples, H = 100, 8 values of $\rho>0$, 3 seeds): 9 of 14 claims
+# pass. The failures, as measured:
+#
+# * **$\rho=0$ sharpness per seed** (rule A: training accuracy reaches 0.95 at $t_A\approx 200$–260
+#   steps): the alignment drops by 0.43, 0.32, 0.52 over the half decades around $t_A$ (1 of 3 seeds
+#   $\ge 0.5$) and the minibatch-gradient norm by a factor 1.6–1.8 (0 of 3 $\ge 3$). Both bend at
+#   $t_A$ (Fig. 2) but then fall over about a decade, the norm roughly as $1/t$ once it has turned, so
+#   half-decade windows centred on $t_A$ see a change no sharper than the gradual decays the bands
+#   were set against.
+# * **Relative strength crosses 1 at $t_{III}$**: $t_R$ lies 0.3–0.6 decades *after* $t_{III}$ at small
+#   $\rho$ (inside phase III) and up to 0.6 decades *before* it at $\rho=0.5$; 3 of 8 runs per seed
+#   within 0.3 decades, so no seed passes (one run at $\rho=0.125$ never reaches 1 after $t_I$, which
+#   the claim names). The opposition itself, $\cos(g_c,g_m)<0$ in phases I–II, holds in all 3 seeds.
+# * **$t_{IV}$ in epochs vs $\rho$**: per-seed Spearman 0.50, 0.26, 0.43 ($\ge 0.7$ needed). In
+#   presentations per sample the transitions barely move: $t_{IV}$ takes one of three record values
+#   (36, 47, 61 epochs) at every $\rho$ (Fig. 3b), so the growth with $\rho$ seen in SGD steps is the
+#   growth of the data set; a trend weaker than one record (0.12 decades) is not resolved.
+# * **Phase II narrows with $\rho$**: per-seed Spearman +0.17, +0.98, +0.19 ($\le -0.7$ needed): phase
+#   II does not narrow; in seed 1 it widens. Our mechanism-based prediction was wrong in direction.
 
 # %%
 claims.write(claims_path)

@@ -177,14 +177,15 @@ def test_mislabeled_phases_diverged_runs_and_missing_phases_are_outcomes(root, t
 
     expect = set()
     if div0:
-        expect |= {"rho0_alignment_drops_sharply", "rho0_gradient_amplitude_drops"}
+        expect |= {"rho0_alignment_drops_per_seed", "rho0_amplitude_drops_per_seed"}
     if div_pos:
-        expect |= {"test_peak_II_above_plateau_IV", "four_phases_at_rho_positive", "t_IV_increases_with_rho",
-                   "t_III_increases_with_rho", "loss_separation_max_in_phase_II"}
+        expect |= {"test_peak_II_above_plateau_IV", "four_phases_at_rho_positive", "t_IV_epochs_increases_with_rho",
+                   "phase_II_narrows_with_rho", "loss_separation_max_in_phase_II", "mechanism_gradients_opposed_I_II",
+                   "mechanism_strength_crosses_one_at_t_III"}
     if div_control:
         expect |= {"weight_decay_delays_phases", "weight_decay_keeps_test_accuracy"}
     if cl["diverged"].any():
-        expect |= {"cleaning_raises_test_accuracy", "cleaning_precision"}
+        expect |= {"cleaning_raises_test_accuracy", "cleaning_precision", "cleaning_vs_early_stopping"}
     got = {i for i, c in claims.items() if c["status"] == "diverged"}
     assert got == expect, (sorted(got - expect), sorted(expect - got))
     assert not any(c["passed"] for c in claims.values() if c["id"] in expect)

@@ -36,14 +36,20 @@ def test_wrong_labels_differ_per_seed_and_stay_balanced():
     assert np.bincount(a, minlength=10).min() > 150  # a permutation, then small shifts: roughly balanced
 
 
-def test_roc_auc_matches_pair_counting():
+def test_roc_auc_matches_pair_counting_with_ties():
+    """roc_auc is sklearn's roc_auc_score; on heavily tied scores it equals P(pos > neg) + P(tie) / 2 by pair
+    counting, and the former rank formula (Mann-Whitney U from midranks)."""
     rng = np.random.default_rng(1)
     for _ in range(5):
         pos, neg = rng.integers(0, 6, 37).astype(float), rng.integers(0, 6, 23).astype(float)  # many ties
         brute = np.mean([(p > n) + 0.5 * (p == n) for p, n in itertools.product(pos, neg)])
-        assert mp.roc_auc(pos, neg) == pytest.approx(brute, abs=1e-12)
+        r = mp.midranks(np.concatenate([pos, neg]))[:len(pos)]
+        u = (r.sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+        assert mp.roc_auc(pos, neg) == pytest.approx(brute, abs=1e-12) == pytest.approx(u, abs=1e-12)
+    assert mp.roc_auc([1.0, 1.0, 1.0], [1.0, 1.0]) == 0.5  # every pair tied
     assert mp.roc_auc([2, 3], [0, 1]) == 1.0 and mp.roc_auc([0], [1]) == 0.0
     assert np.isnan(mp.roc_auc([], [1.0]))
+    assert np.isnan(mp.roc_auc([1.0, np.nan], [0.0])) and np.isnan(mp.roc_auc([1.0], [np.inf]))  # diverged member
 
 
 def test_midranks_and_spearman():
@@ -77,15 +83,16 @@ def test_detect_phases_on_synthetic_curves():
     assert np.isfinite(stuck["t_I"]) and np.isnan(stuck["t_III"]) and np.isnan(stuck["t_IV"])
 
 
-def test_alignment_transition_on_noisy_step():
-    t = np.unique(np.geomspace(1, 1e4, 40).round())
-    rng = np.random.default_rng(3)
-    align = np.where(t < 300, 0.4, 0.03) + rng.normal(0, 0.05, len(t))
-    align[5] = -0.2  # single outliers are removed by the running median
-    align[-3] = 0.5
-    t_a = mp.alignment_transition(t, align)
-    assert t[t >= 300][0] <= t_a <= t[t >= 300][2]
-    before, after = mp.window_ratio(t, np.where(t < 300, 0.4, 0.03), t_a, decades=0.5)
+def test_fit_transition_and_strength_crossing_in_log_time():
+    t = np.r_[0, np.geomspace(1, 1e4, 41)]  # 10 records a decade
+    acc = np.clip(0.3 * np.log10(np.maximum(t, 1)), 0, 1)  # linear in log t: 0.95 at t = 10^(0.95/0.3)
+    assert mp.fit_transition(t, acc, 0.95) == pytest.approx(10 ** (0.95 / 0.3), rel=1e-9)
+    assert np.isnan(mp.fit_transition(t, 0.5 * acc, 0.95))  # never fitted: not found, no exception
+    ratio = 10 ** (np.log10(np.maximum(t, 1)) - 2.5)  # |rho g_m| / |(1-rho) g_c| crosses 1 at t = 10^2.5
+    assert mp.strength_crossing(t, ratio, t_I=10.0) == pytest.approx(10 ** 2.5, rel=1e-9)
+    assert mp.strength_crossing(t, ratio, t_I=1e3) == pytest.approx(1e3)  # already above 1 at t_I: t_I's record
+    assert np.isnan(mp.strength_crossing(t, ratio, t_I=np.nan)) and np.isnan(mp.strength_crossing(t, 0 * ratio, 10))
+    before, after = mp.window_ratio(t, np.where(t < 300, 0.4, 0.03), 300.0, decades=0.5)
     assert before == pytest.approx(0.4) and after == pytest.approx(0.03)
 
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.stats import rankdata
+from sklearn.metrics import roc_auc_score
 
 from spdl.datasets import wrong_labels  # noqa: F401  (part of this module's API)
 from spdl.models import forward
+from spdl.stats import first_crossing as crossing_interpolated  # the rules in log time
 from spdl.stats import spearman  # noqa: F401  (part of this module's API)
 
 PHASES = ("I", "II", "III", "IV")
@@ -54,27 +57,19 @@ def make_split(y_pool, n_correct: int, rho: float, seed: int, label_seeds) -> di
 
 # ----------------------------------------------------------------------------- statistics
 def midranks(x) -> np.ndarray:
-    """Ranks 1..n of x along the last axis, ties sharing their average rank."""
-    x = np.asarray(x, dtype=np.float64)
-    order = np.argsort(x, kind="stable")
-    xs = x[order]
-    start = np.r_[0, np.flatnonzero(np.diff(xs)) + 1]  # first index of each tie group
-    end = np.r_[start[1:], len(xs)]
-    avg = np.repeat((start + end + 1) / 2.0, end - start)
-    ranks = np.empty_like(avg)
-    ranks[order] = avg
-    return ranks
+    """Ranks 1..n of x along the last axis, ties sharing their average rank (scipy.stats.rankdata)."""
+    return rankdata(np.asarray(x, dtype=np.float64), method="average", axis=-1)
 
 
 def roc_auc(pos, neg) -> float:
-    """P(score_pos > score_neg) + P(tie)/2 (Mann-Whitney U / (n_pos n_neg)); NaN if a side is empty.
+    """ROC AUC of scores, pos against neg (sklearn.metrics.roc_auc_score): P(pos > neg) + P(tie)/2;
+    NaN if a side is empty or a score is not finite (the losses of a diverged member: no ranking).
 
     Used with per-sample losses: pos = mislabeled, neg = correct ("What to build": separation)."""
     pos, neg = np.asarray(pos, np.float64).ravel(), np.asarray(neg, np.float64).ravel()
-    if len(pos) == 0 or len(neg) == 0:
+    if len(pos) == 0 or len(neg) == 0 or not (np.isfinite(pos).all() and np.isfinite(neg).all()):
         return float("nan")
-    r = midranks(np.concatenate([pos, neg]))[:len(pos)]
-    return float((r.sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+    return float(roc_auc_score(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg]))
 
 
 # ----------------------------------------------------------------------------- order parameters
@@ -184,18 +179,32 @@ def running_median(y, w=3) -> np.ndarray:
     return np.array([np.nanmedian(y[max(0, i - h):i + h + 1]) for i in range(len(y))])
 
 
-def alignment_transition(t, align) -> float:
-    """Rule A (fast learning -> exploration, "Claims", rho = 0): the first record after which the
-    minibatch alignment (running median of 3 records, against the scatter of a k-minibatch estimate)
-    stays below the midpoint of its early level (median over the first half of the records) and its
-    late level (median over the last quarter); NaN if it never drops."""
-    t, a = np.asarray(t, float), running_median(align, 3)
-    n = len(a)
-    hi, lo = np.nanmedian(a[:n // 2]), np.nanmedian(a[-max(1, n // 4):])
-    if not hi > lo:
+def log_time_crossing(t, y, level, start_t=1.0) -> float:
+    """First time t >= start_t at which y reaches level, linearly interpolated in log t between records
+    (spdl.stats.first_crossing on log10 t); the first record from start_t on if y is already >= level
+    there; NaN if never (or if start_t is not finite)."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    if not np.isfinite(start_t):
         return float("nan")
-    above = np.flatnonzero(np.nan_to_num(a, nan=np.inf) >= (hi + lo) / 2)
-    return float(t[above[-1] + 1]) if len(above) and above[-1] + 1 < n else float("nan")
+    keep = (t >= start_t) & (t > 0)
+    if not keep.any():
+        return float("nan")
+    x = crossing_interpolated(np.log10(t[keep]), y[keep], level)
+    return float(10 ** x) if np.isfinite(x) else float("nan")
+
+
+def fit_transition(t, acc, fit=0.95) -> float:
+    """Rule A (fast learning -> exploration, rho = 0, "Claims"): the first time the training accuracy
+    reaches `fit` (the "all samples fitted" level that starts phase IV at rho > 0), interpolated in log t.
+    Defined from the accuracy, so it is independent of the gradient order parameters tested around it."""
+    return log_time_crossing(t, acc, fit)
+
+
+def strength_crossing(t, ratio, t_I) -> float:
+    """t_R: first time >= t_I at which the relative strength |rho g_m| / |(1 - rho) g_c| reaches 1
+    (interpolated in log t; t_I's record if it is already >= 1 there); NaN if never or t_I not found.
+    The abstract's mechanism puts it at the II -> III transition."""
+    return log_time_crossing(t, ratio, 1.0, start_t=t_I)
 
 
 def window_ratio(t, y, t0, decades=1.0) -> tuple[float, float]:

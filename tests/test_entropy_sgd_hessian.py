@@ -343,8 +343,8 @@ def test_lenet_exact_hessian_matches_torch_func_hessian():
     with torch.no_grad():
         assert float(f(theta)) == pytest.approx(float(torch.nn.functional.cross_entropy(model(X), Y)), rel=1e-12)
     H_ref = torch.func.hessian(f)(theta)
-    for chunk in (None, 7):
-        H = convnets.exact_hessian(model, X, Y, batch=16, chunk=chunk)
+    for chunk, vmap in ((None, None), (7, True)):
+        H = convnets.exact_hessian(model, X, Y, batch=16, chunk=chunk, vmap=vmap)
         assert torch.allclose(H, H_ref, atol=1e-12, rtol=1e-9)
     q = hessian.slq(convnets.hvp(model, X, Y), probes=1, steps=theta.numel())
     np.testing.assert_allclose(np.sort(q.nodes[0])[-3:], hessian.eigenvalues(H_ref).numpy()[-3:], rtol=1e-8)

@@ -194,11 +194,13 @@ def flat_loss(model, X, Y):
     return f, theta
 
 
-def hvp(model, X, Y, chunk: int | None = None):
+def hvp(model, X, Y, chunk: int | None = None, vmap: bool | None = None):
     """v -> H v for H the Hessian of the mean cross-entropy on (X, Y) at the model's parameters
     (spdl.hessian.hvp_fn, double backprop), V (k, P) -> (k, P) or (P,) -> (P,). chunk: samples per
     piece; H is the size-weighted sum of the pieces' Hessians, each piece holding its own gradient
-    graph (memory ~ chunk samples x k vectors per call). Attributes n, dtype, device."""
+    graph (memory ~ chunk samples x k vectors per call). vmap: the k rows in one batched backward
+    (is_grads_batched) or one by one; None = batched off the CPU (on the CPU the loop is faster for
+    convolutions). Attributes n, dtype, device."""
     from spdl.hessian import hvp_fn
 
     N = len(Y)
@@ -208,16 +210,20 @@ def hvp(model, X, Y, chunk: int | None = None):
         f, theta = flat_loss(model, X[i:i + chunk], Y[i:i + chunk])
         pieces.append((hvp_fn(f, theta), len(Y[i:i + chunk]) / N))
 
+    vmap = theta.device.type != "cpu" if vmap is None else vmap
+
     def apply(V):
+        if V.dim() == 2 and V.shape[0] > 1 and not vmap:
+            return torch.stack([apply(v) for v in V])
         return sum(w * h(V) for h, w in pieces)
     apply.n, apply.dtype, apply.device = theta.numel(), theta.dtype, theta.device
     return apply
 
 
-def exact_hessian(model, X, Y, *, batch: int = 64, chunk: int | None = None) -> torch.Tensor:
+def exact_hessian(model, X, Y, *, batch: int = 64, chunk: int | None = None, vmap: bool | None = None) -> torch.Tensor:
     """The exact (P, P) Hessian of the mean cross-entropy on (X, Y), in the model's dtype and device
     (rows by batched Hessian-vector products, spdl.hessian.hessian_matrix; memory P^2 entries)."""
     from spdl.hessian import hessian_matrix
 
-    op = hvp(model, X, Y, chunk)
+    op = hvp(model, X, Y, chunk, vmap)
     return hessian_matrix(op, op.n, batch=batch, dtype=op.dtype, device=op.device)

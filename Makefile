@@ -25,6 +25,7 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 
 ## every figure, claim, scorecard and the HTML report (CONFIG=config/quick.yaml for the CI scale)
 replicate: setup
+	$(BIN)/python -m spdl.config --configfile config/config.yaml $(addprefix --configfile ,$(CONFIG))
 ifneq ($(SET),)
 	mkdir -p results && $(BIN)/python -m spdl.config --configfile config/config.yaml $(addprefix --configfile ,$(CONFIG)) $(SET) > $(OVERRIDE)
 endif

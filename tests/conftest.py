@@ -16,3 +16,14 @@ def _single_thread_blas():
     """Tests use tiny matrices on a shared 2-core machine: BLAS threads spinning against other jobs cost 10x."""
     with threadpool_limits(limits=1):
         yield
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for a test that trains: bitwise comparisons and no oversubscription."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -11,14 +11,6 @@ from spdl.studies import birth_death as bd
 MIX = bd.Mixture()
 
 
-@pytest.fixture
-def one_thread():
-    torch = pytest.importorskip("torch")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ---------------------------------------------------------------- exact energy
 def test_constant_by_quadrature_matches_gaussian_product_identity():

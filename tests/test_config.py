@@ -211,3 +211,15 @@ def test_snakemake_stops_at_a_study_limit_before_any_job(root, tmp_path, overrid
     assert run.returncode != 0
     assert key in run.stdout + run.stderr
     assert "Job stats" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("content, words", [(bytes(range(128, 256)), "UnicodeDecodeError"),
+                                             (b"deep_linear: [1, 2", "line 1"),
+                                             (b"- a list\n- of things\n", "expected a mapping")])
+def test_an_unreadable_config_file_is_named_before_snakemake_reads_it(tmp_path, content, words):
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(content)
+    cli = [sys.executable, "-m", "spdl.config", "--configfile", str(bad)]
+    run = subprocess.run(cli, capture_output=True, text=True)
+    assert run.returncode != 0 and f"config file {bad}" in run.stderr
+    assert words in run.stderr, run.stderr

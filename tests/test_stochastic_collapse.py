@@ -7,13 +7,6 @@ from scipy import integrate
 from spdl.studies import stochastic_collapse as sc
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 # ---------------------------------------------------------------- quartic toy
 @pytest.mark.parametrize("zeta", [0.3, 1.0, 1.6])

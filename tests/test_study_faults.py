@@ -102,8 +102,11 @@ def test_bad_checkpoint_of_a_study_rule_is_moved_aside_and_the_rule_completes(de
 
 
 @pytest.mark.slow  # reason: reuses the snakemake run above
-def test_truncated_results_file_stops_the_notebook_naming_it(deep_linear_run):
+def test_truncated_results_file_stops_the_notebook_naming_it_and_keeps_the_last_figures(deep_linear_run):
     work = deep_linear_run
+    kept = [work / "results/claims/deep_linear.json", work / "results/notebooks/deep_linear.html",
+            *sorted((work / "results/figures/deep_linear").iterdir())]
+    before = {path: path.read_bytes() for path in kept}
     out = work / "results/deep_linear/varying_p.npz"
     data = out.read_bytes()
     out.write_bytes(data[:len(data) // 2])
@@ -111,3 +114,10 @@ def test_truncated_results_file_stops_the_notebook_naming_it(deep_linear_run):
     assert run.returncode != 0
     text = run.stdout + run.stderr + (work / "results/logs/deep_linear/notebook.log").read_text()
     assert "results/deep_linear/varying_p.npz cannot be read" in text
+    assert "written by rule deep_linear_varying_p" in text
+    assert "Restored previous version" in text
+    for path, content in before.items():  # the failed rerun left the last complete outputs as they were
+        assert path.read_bytes() == content, path
+    out.write_bytes(data)  # repaired: the notebook reruns and completes
+    run = smk(work, "deep_linear")
+    assert run.returncode == 0, run.stderr[-5000:]

@@ -133,19 +133,35 @@ def set_values(config: dict, assignments) -> dict:
     return override
 
 
+def read_config_file(path) -> dict:
+    """A config file as a mapping; a missing, binary or malformed file is named in the error."""
+    try:
+        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"config file {path} cannot be read as YAML text ({type(err).__name__}: {err})") from None
+    if doc is not None and not isinstance(doc, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of sections, got {type(doc).__name__}")
+    return doc or {}
+
+
 def main(argv=None) -> None:
-    """``python -m spdl.config [--configfile F ...] KEY=VALUE ...``: print the override file as YAML."""
+    """``python -m spdl.config [--configfile F ...] [KEY=VALUE ...]``: print the override file as YAML.
+
+    Without assignments it only checks that the config files can be read (``make`` runs it before
+    Snakemake, whose own reader fails on a binary file with a bare traceback).
+    """
     import argparse
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--configfile", action="append", default=[], help="config files, merged in order")
-    parser.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    parser.add_argument("assignments", nargs="*", metavar="KEY=VALUE")
     args = parser.parse_args(argv)
     config: dict = {}
-    for p in args.configfile:
-        merge(config, yaml.safe_load(Path(p).read_text()) or {})
     try:
-        print(yaml.safe_dump(set_values(config, args.assignments), sort_keys=False), end="")
+        for p in args.configfile:
+            merge(config, read_config_file(p))
+        if args.assignments:
+            print(yaml.safe_dump(set_values(config, args.assignments), sort_keys=False), end="")
     except ConfigError as err:
         raise SystemExit(f"error: {err}") from None
 

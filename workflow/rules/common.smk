@@ -9,6 +9,7 @@ SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SRC, os.environ.get("PYTHONPATH")])))
 
+from snakemake.exceptions import WorkflowError
 from spdl.claims import load_declarations
 from spdl.config import ConfigError, validate_config
 
@@ -109,13 +110,30 @@ def notebook_inputs(study):
 
 
 def notebook_outputs(study):
-    """Named outputs of a study's notebook rule: executed notebook, its HTML (in the report), claims, figures."""
-    return dict(
+    """Named outputs of a study's notebook rule: executed notebook, its HTML (in the report), claims, figures.
+
+    Every one is flagged ``update``: Snakemake backs up the previous version before the
+    notebook runs and restores it if the notebook fails, so a failed rerun leaves the last
+    complete figures, claims and HTML untouched (and says "Restored previous version").
+    """
+    outputs = dict(
         ipynb=f"results/notebooks/{study}.ipynb",
         html=report(f"results/notebooks/{study}.html", category=study, subcategory="notebook"),
         claims=claims_path(study),
         **figure_outputs(study, STUDIES[study]["figures"]),
     )
+    return {name: update(path) for name, path in outputs.items()}
+
+
+def producing_rules(study):
+    """Name of the rule that writes each results file a study's notebook reads (named if the file is broken)."""
+    rules = [r for r in workflow.rules if not r.name.endswith("_notebook")]
+    producers = {}
+    for name, path in STUDIES[study]["inputs"].items():
+        producers[name] = next((r.name for r in rules if r.is_producer(path)), None)
+        if producers[name] is None:
+            raise WorkflowError(f"{study}: no rule writes {path}, which its notebook reads as {name!r}")
+    return producers
 
 
 def all_study_targets(wildcards):

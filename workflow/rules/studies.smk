@@ -27,6 +27,7 @@ for _study, _spec in STUDIES.items():
             study=_study,
             scale=SCALE,
             cfg=_spec["params"],
+            producers=producing_rules(_study),
         script:
             "../scripts/run_notebook.py"
 

@@ -16,8 +16,7 @@ log = start_job(smk)
 p = smk.params
 target, dyn, case = p.target, p.dynamics, p.case
 name = smk.wildcards.case
-mix = bd.Mixture(tuple(target["centers"]), tuple(target["weights"]), tuple(target["variances"]),
-                 target["phi_var"])
+mix = bd.Mixture.from_config(target)
 
 seeds = list(range(case["seed"], case["seed"] + case["seeds"]))
 if name == "spread":

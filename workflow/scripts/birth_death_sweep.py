@@ -14,8 +14,7 @@ log = start_job(smk)
 p = smk.params
 target, dyn, sw = p.target, p.dynamics, p.sweep
 kind = smk.wildcards.kind
-mix = bd.Mixture(tuple(target["centers"]), tuple(target["weights"]), tuple(target["variances"]),
-                 target["phi_var"])
+mix = bd.Mixture.from_config(target)
 seeds = list(range(sw["seed"], sw["seed"] + sw["seeds"]))
 S = len(seeds)
 if kind == "alpha":

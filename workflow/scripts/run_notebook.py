@@ -40,8 +40,17 @@ ipynb = Path(smk.output.ipynb)
 source = ipynb.with_suffix(".source.ipynb")
 nbformat.write(notebook, source)
 with atomic_path(ipynb) as tmp:
-    pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name="python3",
-                        cwd=os.getcwd(), execution_timeout=smk.params.get("timeout", 1800),
-                        log_output=True, progress_bar=False, stdout_file=log, stderr_file=log)
+    try:
+        pm.execute_notebook(str(source), str(tmp), parameters=parameters, kernel_name="python3",
+                            cwd=os.getcwd(), execution_timeout=smk.params.get("timeout", 1800),
+                            log_output=True, progress_bar=False, stdout_file=log, stderr_file=log)
+    except pm.PapermillExecutionError as err:
+        if err.ename == "ResultsFileError":  # name the rule that writes the broken file
+            for name, path in inputs.items():
+                if path in err.evalue:
+                    rule = smk.params.producers[name]
+                    raise RuntimeError(f"{path} is written by rule {rule}: delete the file and rerun "
+                                       f"(or `snakemake --forcerun {rule}`)\n{err.evalue}") from err
+        raise
 source.unlink()
 write_text(smk.output.html, notebook_html(nbformat.read(ipynb, as_version=4)))

@@ -199,6 +199,11 @@ class Mixture:
     variances: tuple = (0.5, 1.0, 0.5)
     phi_var: float = 0.5
 
+    @classmethod
+    def from_config(cls, target: dict) -> "Mixture":
+        """The mixture of the config's ``birth_death.target`` section."""
+        return cls(tuple(target["centers"]), tuple(target["weights"]), tuple(target["variances"]), target["phi_var"])
+
     def _arrays(self):
         return np.array(self.centers, float), np.array(self.weights, float), np.array(self.variances, float)
 

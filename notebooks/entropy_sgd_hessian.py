@@ -75,8 +75,9 @@ claims = ClaimBook.declared("entropy_sgd_hessian", scale, declarations)
 s = load_npz(inputs["spectrum"])
 methods, snaps = [str(m) for m in s["methods"]], s["snapshots"]
 eigs = s["eigs"]  # (method, snapshot, seed, P)
-fig, grid = plt.subplots(2, 4, figsize=(20, 8.5))
+fig, grid = plt.subplots(2, 4, figsize=(20, 9.5), gridspec_kw={"hspace": 0.45})
 axes = grid[0]
+SYMLOG_TICKS = [-1, -1e-3, 0, 1e-3, 1, 100]
 bins = np.concatenate([-np.geomspace(10, 1e-6, 36), [0], np.geomspace(1e-6, 100, 41)])
 rows, summ = [], []
 for i, m in enumerate(methods):
@@ -96,6 +97,7 @@ for i, m in enumerate(methods):
 axes[0].set(xscale="symlog", yscale="log", xlabel=r"eigenvalue $\lambda$ (symlog, linear below 1e-6)",
             ylabel="fraction of eigenvalues", title=f"exact spectrum, {s['model']}, {int(s['n_params'])} parameters")
 axes[0].set_xscale("symlog", linthresh=1e-6)
+axes[0].set_xticks(SYMLOG_TICKS, [f"{t:g}" for t in SYMLOG_TICKS])
 axes[0].legend(frameon=False, fontsize=7)
 summ = pd.DataFrame(summ)
 final = summ[summ.epoch == snaps.max()]
@@ -153,6 +155,7 @@ for i, (wd, bs) in enumerate(zip(w["widths"], w["batch_sizes"])):
 axes[3].set(xscale="symlog", yscale="log", xlabel=r"eigenvalue $\lambda$", ylabel="fraction of eigenvalues",
             title="SGD minima: width sweep (solid), batch sweep (dashed)")
 axes[3].set_xscale("symlog", linthresh=1e-6)
+axes[3].set_xticks(SYMLOG_TICKS, [f"{t:g}" for t in SYMLOG_TICKS])
 axes[3].legend(frameon=False, fontsize=7)
 sw = pd.DataFrame(sw_rows)
 for k, (key, base_key, label) in enumerate((("width", "batch", "hidden width"), ("batch", "width", "batch size"))):
@@ -168,9 +171,13 @@ for k, (key, base_key, label) in enumerate((("width", "batch", "hidden width"), 
         mean = sign * sub.groupby(key)[col].mean()
         line, = ax_t.plot(mean.index, mean.values, "-", label=name)
         ax_t.plot(sub[key], sign * sub[col], "o", ms=4, color=line.get_color())
-    ax_f.set(xscale="log", xlabel=label, ylabel="fraction of eigenvalues", ylim=(0, 1),
+    for ax in (ax_f, ax_t):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(sub[key].unique()), [str(v) for v in sorted(sub[key].unique())])
+        ax.minorticks_off()
+    ax_f.set(xlabel=label, ylabel="fraction of eigenvalues", ylim=(0, 1),
              title=f"bulk vs {label} ({'batch' if key == 'width' else 'width'} {base})")
-    ax_t.set(xscale="log", yscale="log", xlabel=label, ylabel="eigenvalue", title=f"tails vs {label}")
+    ax_t.set(yscale="log", xlabel=label, ylabel="eigenvalue", title=f"tails vs {label}")
     ax_f.legend(frameon=False, fontsize=7)
     ax_t.legend(frameon=False, fontsize=7)
     rows += [dict(panel=f"sweep_{key}", width=r_.width, batch=r_.batch, seed=r_.seed, frac_rel_1e3=r_["frac_rel_0.001"],

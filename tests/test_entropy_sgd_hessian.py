@@ -311,3 +311,109 @@ def test_spectrum_pipeline_on_a_tiny_net():
         assert abs(np.trapezoid(q.density(grid, 0.05), grid) - 1) < 1e-3
         s = esh.spectrum_summary(ev[e])
         assert s["lambda_max"] == pytest.approx(ev[e].max())
+
+
+# --------------------------------------------------------------------------- sweep and the small-LeNet (paper config)
+def test_sweep_settings_share_the_base_once():
+    assert esh.sweep_settings([8, 16, 32], [8, 32, 128], 16, 32) == [(8, 32), (16, 32), (32, 32), (16, 8), (16, 128)]
+    assert esh.sweep_settings([4], [32], 4, 32) == [(4, 32)]
+    s = esh.spectrum_summary(np.r_[-0.01, np.zeros(97), 0.5, 10.0])
+    assert esh.shape_criteria(s) == (True, True, True)
+    assert esh.shape_criteria(esh.spectrum_summary(np.r_[-1.0, 1.0, 2.0, 3.0, 4.0])) == (False, False, True)
+
+
+TINY = dict(side=12, channels=(2, 3), kernel=3, hidden=6, classes=4)
+
+
+def _tiny_lenet(seed=0, n=24):
+    from spdl import convnets
+
+    g = torch.Generator().manual_seed(seed + 100)
+    X, Y = torch.randn(n, 144, generator=g), torch.randint(0, 4, (n,), generator=g)
+    return convnets, convnets.init_lenet(convnets.LeNetShape(**TINY), seed), X, Y
+
+
+def test_lenet_exact_hessian_matches_torch_func_hessian():
+    """spdl.convnets + spdl.hessian (batched double-backprop rows, summed over sample pieces) vs
+    torch.func.hessian of the flat loss, on a tiny conv net; the flat loss is the model's loss."""
+    convnets, model, X, Y = _tiny_lenet()
+    model = model.double()
+    X = X.double()
+    f, theta = convnets.flat_loss(model, X, Y)
+    with torch.no_grad():
+        assert float(f(theta)) == pytest.approx(float(torch.nn.functional.cross_entropy(model(X), Y)), rel=1e-12)
+    H_ref = torch.func.hessian(f)(theta)
+    for chunk, vmap in ((None, None), (7, True)):
+        H = convnets.exact_hessian(model, X, Y, batch=16, chunk=chunk, vmap=vmap)
+        assert torch.allclose(H, H_ref, atol=1e-12, rtol=1e-9)
+    q = hessian.slq(convnets.hvp(model, X, Y), probes=1, steps=theta.numel())
+    np.testing.assert_allclose(np.sort(q.nodes[0])[-3:], hessian.eigenvalues(H_ref).numpy()[-3:], rtol=1e-8)
+
+
+def test_lenet_sizes_and_the_torch_free_count_agree():
+    from spdl import convnets
+    from spdl.studies.entropy_sgd_hessian_checks import lenet_params
+
+    for kw in (TINY, {}):
+        shape = convnets.LeNetShape(**kw)
+        count = sum(p.numel() for p in convnets.LeNet(shape).parameters())
+        assert count == shape.num_params() == lenet_params(shape.side, shape.channels, shape.kernel, shape.hidden,
+                                                             shape.classes)[0]
+    assert convnets.LeNetShape().num_params() == 47_658  # the paper's small-LeNet [ICLR]
+    with pytest.raises(ValueError):
+        convnets.LeNet(convnets.LeNetShape(side=14))
+
+
+def test_lenet_training_is_deterministic_and_resumes(tmp_path):
+    convnets, _, X, Y = _tiny_lenet(n=40)
+    data = {"x_train": X, "y_train": Y, "x_test": X[:10], "y_test": Y[:10]}
+    kw = dict(method="adam", lr=1e-2, epochs=3, batch_size=8, seed=3, snapshots=[1])
+    a = convnets.train_lenet(convnets.init_lenet(convnets.LeNetShape(**TINY), 3), data, **kw)
+    assert a["history"]["epoch"] == [0, 1, 3] and sorted(a["snapshots"]) == [0, 1, 3]
+    assert a["history"]["train_loss"][-1] < a["history"]["train_loss"][0]
+    # a run killed in epoch 2 (its epoch-1 checkpoint kept) and resumed ends where the uninterrupted one does
+    path = tmp_path / "c.pt"
+
+    class Kill:
+        def write(self, text):
+            if "epoch 2/" in text:
+                raise KeyboardInterrupt
+
+        def flush(self):
+            pass
+
+    with pytest.raises(KeyboardInterrupt):
+        convnets.train_lenet(convnets.init_lenet(convnets.LeNetShape(**TINY), 3), data, **kw, checkpoint=path,
+                             log=Kill())
+    assert path.exists()
+    b = convnets.train_lenet(convnets.init_lenet(convnets.LeNetShape(**TINY), 3), data, **kw, checkpoint=path)
+    assert not path.exists() and b["history"] == a["history"]
+    for k in a["snapshots"][3]:
+        assert torch.equal(a["snapshots"][3][k], b["snapshots"][3][k])
+    bad = {**data, "x_train": X.clone().index_fill_(0, torch.tensor([5]), float("nan"))}  # one NaN image
+    c = convnets.train_lenet(convnets.init_lenet(convnets.LeNetShape(**TINY), 3), bad, **kw)
+    assert c["diverged"] and c["diverged_epoch"] == 1 and sorted(c["snapshots"]) == [0]
+
+
+def test_paper_config_selects_the_lenet_and_checks_its_memory(root):
+    import copy
+
+    import yaml
+
+    from spdl.config import merge, validate_config
+
+    base = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    paper = merge(copy.deepcopy(base), yaml.safe_load((root / "config" / "paper.yaml").read_text()))
+    validate_config(paper, root / "workflow" / "schemas")
+    sec = paper["entropy_sgd_hessian"]
+    assert sec["spectrum"]["model"] == "lenet" and base["entropy_sgd_hessian"]["spectrum"]["model"] == "mlp"
+    assert check_config(sec) == []
+    small = copy.deepcopy(sec)
+    small["spectrum"]["hessian_max_gb"] = 16.0  # 47,658^2 x 4 bytes x 2 = 18.2 GB
+    (msg,) = check_config(small)
+    assert msg.startswith("entropy_sgd_hessian.spectrum.hessian_max_gb") and "47,658" in msg
+    small["spectrum"]["downsample"] = 2
+    assert check_config(small)[0].startswith("entropy_sgd_hessian.spectrum.downsample")
+    wide = copy.deepcopy(base["entropy_sgd_hessian"])
+    wide["sweep"]["widths"] = [512]
+    assert any(m.startswith("entropy_sgd_hessian.sweep.widths") for m in check_config(wide))

@@ -21,6 +21,7 @@ register_study(
         "cartoon": "results/entropy_sgd_hessian/cartoon.npz",
         "quadratic": "results/entropy_sgd_hessian/quadratic.npz",
         "spectrum": "results/entropy_sgd_hessian/spectrum.npz",
+        "sweep": "results/entropy_sgd_hessian/sweep.npz",
         "compare": "results/entropy_sgd_hessian/compare.npz",
     },
     params={},  # the notebook reads every fact from the results files
@@ -82,12 +83,39 @@ rule entropy_sgd_hessian_spectrum:
         CONDA_ENV
     threads: 1
     resources:
+        **GPU,
         mem_mb=4000,
         runtime=30,
     params:
         spectrum=ESH["spectrum"],
+        device=DEVICE,
     script:
         "../scripts/entropy_sgd_hessian_spectrum.py"
+
+
+rule entropy_sgd_hessian_sweep:
+    """Fig. 1: exact Hessian spectra at SGD minima against hidden width and batch size (all settings x seeds, one job)."""
+    input:
+        data=ESH_DATA,
+    output:
+        "results/entropy_sgd_hessian/sweep.npz",
+    log:
+        log_path("entropy_sgd_hessian", "sweep"),
+    benchmark:
+        benchmark_path("entropy_sgd_hessian", "sweep")
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        **GPU,
+        mem_mb=3000,
+        runtime=30,
+    params:
+        sweep=ESH["sweep"],
+        hvp_batch=ESH["spectrum"]["hvp_batch"],
+        device=DEVICE,
+    script:
+        "../scripts/entropy_sgd_hessian_sweep.py"
 
 
 rule entropy_sgd_hessian_compare:

@@ -433,3 +433,31 @@ def spectrum_summary(eigs, rel_thresholds=(1e-4, 1e-3, 1e-2), abs_thresholds=(1e
     for t in abs_thresholds:
         out[f"frac_abs_{t:g}"] = float(np.mean(np.abs(eigs) < t))
     return out
+
+
+def shape_criteria(summary):
+    """The three criteria of the spec's claim 4 on a spectrum_summary: (flat, tails, few_negative) =
+    (>= 75 % of |lambda| < 1e-3 lambda_max, lambda_max / |lambda_min| >= 20, < 30 % negative)."""
+    return (summary["frac_rel_0.001"] >= 0.75, summary["ratio"] >= 20, summary["frac_negative"] < 0.3)
+
+
+def member_eigenvalues(arch, params, diverged, X, Y, batch=32, dtype=torch.float64):
+    """(E, P) eigenvalues (ascending) of every member's exact Hessian of the mean training
+    cross-entropy on (X, Y) computed in `dtype`, returned as float64, one member at a time (rows by
+    batched double backprop, the fastest on the CPU); NaN rows for a diverged member."""
+    from spdl import hessian
+
+    out = np.full((len(diverged), arch.num_params()), np.nan)
+    for e in np.flatnonzero(~np.asarray(diverged)):
+        H = hessian.network_hessian(arch, params, X, Y, "cross_entropy", member=int(e), dtype=dtype, batch=batch)
+        out[e] = hessian.eigenvalues(H).cpu().numpy()
+    return out
+
+
+def sweep_settings(widths, batch_sizes, base_width, base_batch):
+    """The distinct (hidden width, batch size) settings of a one-factor sweep: every width at the base
+    batch size, then every batch size at the base width (the shared base setting once)."""
+    out = [(int(w), int(base_batch)) for w in widths]
+    out += [(int(base_width), int(b)) for b in batch_sizes if (int(base_width), int(b)) not in out]
+    return out
+

@@ -407,7 +407,7 @@ ax.plot(demo_b, [DEMO_GAP[b] for b in demo_b], "s--", color="k", mfc="none", lab
 ax.set_xscale("log")
 ax.set_xticks(b_x, [f"{v:g}" for v in b_x])
 ax.minorticks_off()
-ax.set(xlabel="$B$", ylabel=r"measured gap $L_{test} - L_{train}$")
+ax.set(xlabel="$B$", title=r"measured gap $L_{test} - L_{train}$ vs $B$")
 ax.legend(frameon=False, fontsize=8)
 b_unfit = b_runs[~b_runs.fitted.astype(bool) & ~b_runs.diverged.astype(bool)]
 if len(b_unfit):
@@ -539,7 +539,9 @@ for ax, (key, label) in zip(axes, (("sigma_g_total", r"$\sigma_g$ (sharpness)"),
     for seed in piv.index:
         ax.plot([0, 1], [piv[key]["SSGD"][seed], piv[key]["DPSGD"][seed]], "o-", color="0.6", lw=1)
     ax.set_xticks([0, 1], ["SSGD", "DPSGD"])
-    ax.set(xlim=(-0.4, 1.4), ylabel=label, title=f"DPSGD / SSGD = {ratios[key]:.3f}")
+    n_lower = int((piv[key]["DPSGD"] < piv[key]["SSGD"]).sum()) if len(piv) else 0
+    ax.set(xlim=(-0.4, 1.4), ylabel=label,
+           title=f"DPSGD / SSGD = {ratios[key]:.3f}; lower in {n_lower} of {len(piv)} seeds")
     note_diverged(ax, int(mdf.diverged.sum()), len(mdf), "runs")
 save_figure(fig, mdf, figdir, "fig8_multilearner")
 ml_unfit = mdf[~mdf.fitted.astype(bool) & ~mdf.diverged.astype(bool)]

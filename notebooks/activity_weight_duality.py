@@ -407,7 +407,8 @@ ax.plot(demo_b, [DEMO_GAP[b] for b in demo_b], "s--", color="k", mfc="none", lab
 ax.set_xscale("log")
 ax.set_xticks(b_x, [f"{v:g}" for v in b_x])
 ax.minorticks_off()
-ax.set(xlabel="$B$", title=r"measured gap $L_{test} - L_{train}$ vs $B$")
+ax.set(xlabel="$B$", ylabel="measured gap")
+fig.subplots_adjust(wspace=0.35, hspace=0.3)
 ax.legend(frameon=False, fontsize=8)
 b_unfit = b_runs[~b_runs.fitted.astype(bool) & ~b_runs.diverged.astype(bool)]
 if len(b_unfit):
@@ -547,12 +548,23 @@ save_figure(fig, mdf, figdir, "fig8_multilearner")
 ml_unfit = mdf[~mdf.fitted.astype(bool) & ~mdf.diverged.astype(bool)]
 WHY_MULTI = ("unfitted at the epoch cap: " + ", ".join(f"{r.method} seed {r.seed}" for r in ml_unfit.itertuples())
              if len(ml_unfit) else "")
-per_seed = {key: piv[key]["DPSGD"] / piv[key]["SSGD"] for key in ("sigma_g_total", "sigma_w_total", "gap")}
+per_seed = {key: (piv[key]["DPSGD"] / piv[key]["SSGD"]) if len(piv) else pd.Series(dtype=float)
+            for key in ("sigma_g_total", "sigma_w_total", "gap")}  # no usable seed: every count is 0
 claims.check("dpsgd_flatter", int((per_seed["sigma_g_total"] < 1).sum()), diverged=DIV_MULTI, reason=WHY_MULTI)
 claims.check("dpsgd_similar_size", int((np.abs(np.log(per_seed["sigma_w_total"])) <= 0.1).sum()), diverged=DIV_MULTI,
              reason=WHY_MULTI)
 claims.check("dpsgd_smaller_gap", int((per_seed["gap"] < 1).sum()), diverged=DIV_MULTI, reason=WHY_MULTI)
 claims.table("fig8_multilearner")
+
+# %% [markdown]
+# ## Closing note — the default scale, measured once (2026-12-01)
+# 24 of 29 claims passed. The gap against the batch size on 400 per class, every network fitted
+# (3 per $B$): 0.387, 0.499, 0.530, 0.546 at $B$ = 25, 100, 200, 400 against the authors' 0.400,
+# 0.508, 0.539, 0.571 (all four within 5 %). Failed: the sharp part alone does not follow the gap
+# across settings ($r$ = 0.31: the init-scale, dropout and label-noise sweeps move the flat part);
+# dropout raised the gap in 2 of 3 seeds at $d$ = 0.3; the three init-scale claims failed because
+# one network at $s$ = 6 (seed 1) stopped unfitted at the 1000-epoch cap. Rule time: 1,916 s wall
+# (577 s CPU) with one core on a machine shared by other jobs (load ~10 on 2 cores).
 
 # %%
 claims.write(claims_path)

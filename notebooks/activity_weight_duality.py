@@ -25,10 +25,14 @@
 # correct-train accuracy averaged over the last 9 epochs exceeds 0.99 and the correct-train loss is
 # below the stop level (or the epoch cap). One hyperparameter is swept at a time around the base
 # setting; the norm penalty $\beta\|\theta\|_2$ acts in the first epochs only; dropout follows the
-# first hidden layer. [design] The embedded MNIST subset has 400 training images per class, so the
-# base training set has 200 per class (the demo: 400 of full MNIST) and mislabeled extras come from
-# the rest; every seed shares its initial directions, minibatch order and wrong labels across
-# settings (paired comparisons).
+# first hidden layer. [design] The embedded MNIST subset has 400 training images per class: the batch
+# sweep runs on all of them (the demo's 400 per class), the other sweeps around a base of 200 per
+# class (room for the mislabeled extras, which come from the rest); the default scale trims the
+# demo's sweeps where a network cannot fit within the 1000-epoch cap (lr 0.005, init scale 7), drops
+# two label-noise values for time (rho 0.13, 0.167: each a job of its own) and trains 3 networks per
+# setting (the demo: 10, our paper scale, which runs every value of the demo). Every seed shares its initial
+# directions, minibatch order and wrong labels across settings (paired comparisons). A network that
+# stops at the epoch cap is recorded as unfitted; a claim that needs it fails, saying so.
 #
 # **Analysis** of the hidden-to-hidden layer $W$ ($H^2$ weights), whose input activity is
 # $a = \mathrm{relu}(W_1x)$. Each test sample $x'_k$ is paired with its nearest training sample $x_k$
@@ -119,6 +123,32 @@ def div_sweep(hp):
 def or_note(data, n_div, n):
     """The data of a figure; when every network it would show diverged, one row saying so."""
     return data if len(data) else pd.DataFrame({"note": [f"all {n} networks diverged"], "n_diverged": [n_div]})
+
+def usable(frame):
+    """Networks that neither diverged nor stopped unfitted at the epoch cap."""
+    return frame.fitted.astype(bool) & ~frame.diverged.astype(bool)
+
+
+def end_pairs(hp, key):
+    """Per seed, key at the first and last value of sweep hp (columns first, last, ok), plus whether a network
+    at either end diverged and the reason to fail (networks at either end that stopped unfitted)."""
+    names = sweep_members(hp)
+    sides = [runs[runs.setting == nm].set_index("seed") for nm in (names[0], names[-1])]
+    seeds = sides[0].index.intersection(sides[1].index)
+    df = pd.DataFrame({"first": sides[0].loc[seeds, key], "last": sides[1].loc[seeds, key],
+                       "ok": usable(sides[0].loc[seeds]) & usable(sides[1].loc[seeds])})
+    div = bool(sides[0].diverged.any() or sides[1].diverged.any())
+    unfit = [f"{nm} seed {sd}" for nm, side in zip((names[0], names[-1]), sides)
+             for sd in side.index[~side.fitted.astype(bool) & ~side.diverged.astype(bool)]]
+    return df, div, (f"unfitted at the {int(job0['stop_max_epochs'])}-epoch cap: " + ", ".join(unfit)) if unfit else ""
+
+
+def sign_count(hp, key, sign):
+    """Seeds (usable at both ends) whose key moves with the given sign (+1: last > first) over sweep hp."""
+    df, div, why = end_pairs(hp, key)
+    d = df[df.ok]
+    return int((np.sign(d["last"] - d["first"]) == sign).sum()), div, why
+
 
 print(f"scale {scale}: {len(settings)} settings x {int(job0['seeds'])} seeds = {len(runs)} networks; "
       f"{int(runs.diverged.sum())} diverged, {int((~runs.fitted & ~runs.diverged).sum())} stopped at the epoch cap "
@@ -255,15 +285,21 @@ claims.table("fig4_correlation")
 
 # %% [markdown]
 # ## Fig. 5 — the estimate tracks the generalization gap
-# $\sum_n (\mu_{g,n}\mu_{w,n} + c_n\sigma_{g,n}\sigma_{w,n})$ against the measured
+# (a) $\sum_n (\mu_{g,n}\mu_{w,n} + c_n\sigma_{g,n}\sigma_{w,n})$ against the measured
 # $L_{test} - L_{train}$ for every network (small points) and setting means (large), colored by
-# sweep.
+# sweep. (b) The decomposition with one constant $c$: $\hat c\sum_n\sigma_{g,n}\sigma_{w,n}$, $\hat c$ the
+# median of gap / $\sum_n\sigma_{g,n}\sigma_{w,n}$ over the base networks. (c) The sharp part alone.
 #
-# **Claims** (spec: report the correlation and the ratio): the Pearson correlation of setting means
-# is at least 0.9, and the median ratio estimate / gap over networks lies in [0.8, 1.25]
-# [design thresholds]. Both differ only through the training losses of the paired samples versus
-# the whole training set, small at a fit; a pairing that did not represent the test set would
-# break them.
+# **Code checks** (the first two claims): the full sum equals $\langle\Delta l_k\rangle_k$ by
+# construction (complete eigenbasis), so the correlation (at least 0.9) and the median ratio (in
+# [0.8, 1.25]) test the pairing, the dual weights and the eigenbasis, not the theory: they differ
+# from one only through the paired versus whole-set training loss.
+#
+# **Tests of the decomposition** (declared in advance): with one $c$ for every direction and setting,
+# $\sum_n\sigma_g\sigma_w$ must follow the gap across settings (Pearson $r \ge 0.8$ over setting means)
+# and a $\hat c$ calibrated on the base must predict the other settings' gaps within a factor 1.5
+# (median ratio); the sharp part alone must follow the gap ($r \ge 0.8$). Only networks that reached
+# the fit criterion enter (b), (c) and these claims.
 
 # %%
 sweep_of = {}
@@ -271,8 +307,19 @@ for hp in awd.HYPERPARAMETERS:
     for name in sweep_members(hp):
         sweep_of.setdefault(name, hp if name != base else "base")
 runs["sweep"] = runs.setting.map(sweep_of)
+runs["S"] = (vectors["sigma_g"] * vectors["sigma_w"]).sum(1)  # sum_n sigma_g,n sigma_w,n (NaN if diverged)
+fit_ok = usable(runs).to_numpy()
+N_UNFIT = int((~runs.fitted.astype(bool) & ~runs.diverged).sum())
 means_by_setting = runs[ok].groupby("setting")[["gap", "estimate"]].mean()
-fig, ax = plt.subplots(figsize=(4.8, 4.4))
+fitted_means = runs[fit_ok].groupby("setting")[["gap", "S", "sharp_part"]].mean()
+base_fit = runs[fit_ok & (runs.setting == base).to_numpy()]
+c_hat = float(np.median(base_fit.gap / base_fit.S)) if len(base_fit) else np.nan
+others = runs[fit_ok & (runs.setting != base).to_numpy()]
+r_fixed = awd.correlation(fitted_means.gap, fitted_means.S)
+ratio_fixed = float(np.median(c_hat * others.S / others.gap)) if len(others) else np.nan
+r_sharp = awd.correlation(fitted_means.gap, fitted_means.sharp_part)
+fig, axes = plt.subplots(1, 3, figsize=(13.5, 4.4))
+ax = axes[0]
 for i, (hp, grp) in enumerate(runs[ok].groupby("sweep")):
     ax.plot(grp.gap, grp.estimate, ".", ms=3, color=f"C{i}", alpha=0.5)
     m = grp.groupby("setting")[["gap", "estimate"]].mean()
@@ -281,13 +328,31 @@ lim = [runs[ok][["gap", "estimate"]].min().min() * 0.95, runs[ok][["gap", "estim
 ax.plot(lim, lim, "k:", lw=1)
 r_corr = awd.correlation(means_by_setting.gap, means_by_setting.estimate)
 ratio = np.median(runs.estimate[ok] / runs.gap[ok])
-ax.set(xlabel=r"measured gap $L_{test} - L_{train}$", ylabel=r"estimate $\sum_n(\mu\mu + c\sigma\sigma)$",
-       title=f"r = {r_corr:.3f}, median ratio {ratio:.3f}")
+ax.set(xlabel=r"measured gap $L_{test} - L_{train}$", ylabel=r"$\sum_n(\mu\mu + c\sigma\sigma)$ (identity)",
+       title=f"(a) code check: r = {r_corr:.3f}, median ratio {ratio:.3f}")
 ax.legend(frameon=False, fontsize=7)
 note_diverged(ax, N_DIV, len(runs))
-save_figure(fig, runs[["setting", "seed", "sweep", "gap", "estimate", "diverged"]], figdir, "fig5_gap_estimate")
+for ax, key, scale_by, title in ((axes[1], "S", c_hat, f"(b) one constant c = {c_hat:.3g}: r = {r_fixed:.3f}, "
+                                  f"ratio {ratio_fixed:.3f}"),
+                                 (axes[2], "sharp_part", 1.0, f"(c) sharp part alone: r = {r_sharp:.3f}")):
+    for i, (hp, grp) in enumerate(runs[fit_ok].groupby("sweep")):
+        m = grp.groupby("setting")[["gap", key]].mean()
+        ax.plot(m.gap, scale_by * m[key], "o", color=f"C{i}", label=hp)
+    ax.plot(lim, lim, "k:", lw=1)
+    ax.set(xlabel=r"measured gap (setting mean, fitted networks)", title=title)
+    if N_UNFIT:
+        ax.text(0.02, 0.98, f"{N_UNFIT} unfitted networks left out", transform=ax.transAxes, fontsize=8, va="top")
+axes[1].set_ylabel(r"$\hat c\,\sum_n\sigma_{g,n}\sigma_{w,n}$")
+axes[2].set_ylabel(r"$\sum_{n\,\in\,\mathrm{top}} c_n\sigma_{g,n}\sigma_{w,n}$")
+save_figure(fig, runs[["setting", "seed", "sweep", "gap", "estimate", "S", "sharp_part", "fitted", "diverged"]]
+            .assign(c_hat=c_hat), figdir, "fig5_gap_estimate")
 claims.check("estimate_tracks_gap_correlation", r_corr, diverged=DIV_ALL)
 claims.check("estimate_tracks_gap_ratio", ratio, diverged=DIV_ALL)
+FEW = "" if len(fitted_means) > 2 else "fewer than 3 fitted settings"
+claims.check("fixed_c_estimate_tracks_gap", r_fixed, reason=FEW)
+claims.check("fixed_c_estimate_ratio", ratio_fixed,
+             reason="" if len(base_fit) and len(others) else "no fitted network in the base or in the other settings")
+claims.check("sharp_part_tracks_gap", r_sharp, reason=FEW)
 claims.table("fig5_gap_estimate")
 
 # %% [markdown]
@@ -295,9 +360,15 @@ claims.table("fig5_gap_estimate")
 # $\Delta L = \sum_n c_n\sigma_{g,n}\sigma_{w,n}$ (the demo's total), its sharp part (the
 # `sharp_directions` directions with the largest $\sigma_g$) and flat part; mean $\pm$ sd over seeds.
 #
+# The last panel: the measured gap against the batch size on 400 per class (the demo's data size;
+# mean $\pm$ sd over seeds, every network trained to the fit criterion) beside the authors' demo run.
+#
 # **Claims.** (i) Sharp directions carry most of $\Delta L$: sharp part / $\Delta L$, median over
-# networks, at least 0.5 (spec: "most"). (ii) Larger batch gives a larger gap: the measured gap at
-# the largest batch over the gap at the smallest, mean over seeds (paired), above 1.
+# networks, at least 0.5 (spec: "most"). (ii) Larger batch gives a larger gap: the number of seeds
+# whose gap at the largest batch exceeds the gap at $B = 25$ (paired), all of them. (iii) The gap
+# against $B$ matches the authors' demo (0.400, 0.508, 0.539, 0.571 at $B$ = 25, 100, 200, 400)
+# within $\pm 20\,\%$ at 3 of the 4 batch sizes. A network that stopped unfitted at the epoch cap
+# makes (ii) and (iii) fail, saying so.
 
 # %%
 runs["flat_part"] = runs.sigma_part - runs.sharp_part
@@ -321,8 +392,36 @@ for ax, hp in zip(axes.flat, awd.HYPERPARAMETERS):
 axes.flat[0].set_ylabel(r"$\Delta L$")
 axes.flat[4].set_ylabel(r"$\Delta L$")
 axes.flat[0].legend(frameon=False)
-axes.flat[-1].axis("off")
+DEMO_GAP = {25: 0.400, 100: 0.508, 200: 0.539, 400: 0.571}  # the authors' demo run (400 per class, full MNIST)
+ax = axes.flat[-1]
+b_names = sweep_members("batch_size")
+b_runs = runs[runs.setting.isin(b_names)]
+b_fit = b_runs[usable(b_runs)]
+b_x = np.array([settings[nm]["batch_size"] for nm in b_names], dtype=float)
+b_mean = np.array([b_fit[b_fit.setting == nm].gap.mean() for nm in b_names])
+b_sd = np.array([b_fit[b_fit.setting == nm].gap.std(ddof=1) if (b_fit.setting == nm).sum() > 1 else 0.0
+                 for nm in b_names])
+ax.errorbar(b_x, b_mean, yerr=b_sd, marker="o", capsize=3,
+            label=f"ours ({int(settings[b_names[0]]['n_per_class'])} per class)")
+demo_b = [b for b in b_x if b in DEMO_GAP]
+ax.plot(demo_b, [DEMO_GAP[b] for b in demo_b], "s--", color="k", mfc="none", label="authors' demo")
+ax.set_xscale("log")
+ax.set_xticks(b_x, [f"{v:g}" for v in b_x])
+ax.minorticks_off()
+ax.set(xlabel="$B$", ylabel="measured gap")
+fig.subplots_adjust(wspace=0.35, hspace=0.3)
+ax.legend(frameon=False, fontsize=8)
+b_unfit = b_runs[~b_runs.fitted.astype(bool) & ~b_runs.diverged.astype(bool)]
+if len(b_unfit):
+    ax.text(0.02, 0.98, f"{len(b_unfit)} unfitted (not shown)", transform=ax.transAxes, color="C3", fontsize=8,
+            va="top")
+note_diverged(ax, int(b_runs.diverged.sum()), len(b_runs))
+data += [dict(sweep="batch_size", value=b, part="measured_gap", mean=m, sd=sd, demo=DEMO_GAP.get(int(b), np.nan),
+              n_fitted=int((b_fit.setting == nm).sum()), n_unfitted=int((b_unfit.setting == nm).sum()),
+              n_diverged=int(b_runs[b_runs.setting == nm].diverged.sum()))
+         for b, m, sd, nm in zip(b_x, b_mean, b_sd, b_names)]
 save_figure(fig, pd.DataFrame(data), figdir, "fig6_hyperparameters")
+print(pd.DataFrame({"B": b_x, "gap_mean": b_mean, "gap_sd": b_sd, "demo": [DEMO_GAP.get(int(b)) for b in b_x]}))
 
 
 def paired(hp, key):
@@ -336,8 +435,12 @@ def paired(hp, key):
 
 sharp_share = np.median(runs.sharp_part[ok] / runs.sigma_part[ok]) if ok.any() else np.nan
 claims.check("sharp_directions_dominate", sharp_share, diverged=DIV_ALL)
-lo, hi = paired("batch_size", "gap")
-claims.check("larger_batch_larger_gap", np.mean(hi / lo) if len(lo) else np.nan, diverged=div_sweep("batch_size"))
+n_sign, div, why = sign_count("batch_size", "gap", +1)
+claims.check("larger_batch_larger_gap", n_sign, diverged=div, reason=why)
+n_match = sum(abs(m / DEMO_GAP[int(b)] - 1) <= 0.2 for b, m in zip(b_x, b_mean) if int(b) in DEMO_GAP)
+why_b = (f"unfitted at the {int(job0['stop_max_epochs'])}-epoch cap: "
+         + ", ".join(f"{r.setting} seed {r.seed}" for r in b_unfit.itertuples())) if len(b_unfit) else ""
+claims.check("gap_vs_batch_matches_demo", n_match, diverged=bool(b_runs.diverged.any()), reason=why_b)
 claims.table("fig6_hyperparameters")
 
 # %% [markdown]
@@ -347,10 +450,13 @@ claims.table("fig6_hyperparameters")
 # $\sigma_w = (\sum_n\sigma_{w,n}^2)^{1/2}$ (both basis-free: the total spread of $g_k$ and of
 # $\delta W_k$) and of $\Delta L$.
 #
-# **Claims** (abstract, spec): batch size and learning rate act mainly through $\sigma_g$:
-# $|\Delta\ln\sigma_g| / |\Delta\ln\sigma_w| > 1$; the norm penalty and the init scale mainly through
-# $\sigma_w$: $|\Delta\ln\sigma_w| / |\Delta\ln\sigma_g| > 1$; larger batch is sharper:
-# $\Delta\ln\sigma_g > 0$ over the batch sweep.
+# **Claims** (abstract, spec), each a count of seeds (paired: the same seed at both ends of a sweep,
+# both networks fitted) that show it, all of them at the default scale's 3 seeds (a fair coin: 1/8):
+# batch size and learning rate act mainly through $\sigma_g$ ($|\Delta\ln\sigma_g| >
+# |\Delta\ln\sigma_w|$ per seed), the norm penalty and the init scale mainly through $\sigma_w$;
+# and the signs: larger batch sharper, larger lr flatter with a smaller gap, larger $\beta$ smaller
+# with a smaller gap, larger $s$ larger with a larger gap, more dropout a smaller gap, more label noise
+# a larger gap, more training data a smaller gap.
 
 # %%
 rows = []
@@ -374,13 +480,34 @@ ax.set(ylabel=r"$\ln$(last / first), mean over seeds")
 ax.legend(frameon=False)
 save_figure(fig, factors.reset_index(), figdir, "fig7_factors")
 print(factors.round(3))
-for hp in ("batch_size", "lr"):
-    claims.check(f"{hp}_acts_through_sharpness", abs(factors.sigma_g_total[hp]) / abs(factors.sigma_w_total[hp]),
-                 diverged=div_sweep(hp))
-for hp in ("norm_penalty", "init_scale"):
-    claims.check(f"{hp}_acts_through_size", abs(factors.sigma_w_total[hp]) / abs(factors.sigma_g_total[hp]),
-                 diverged=div_sweep(hp))
-claims.check("larger_batch_sharper", factors.sigma_g_total["batch_size"], diverged=div_sweep("batch_size"))
+
+
+def dominance_count(hp, main, other):
+    """Seeds (usable at both ends of sweep hp) with |d ln main| > |d ln other|."""
+    a, div, why = end_pairs(hp, main)
+    b, _, _ = end_pairs(hp, other)
+    good = a.ok & b.ok
+    dm, do = np.log(a["last"] / a["first"])[good], np.log(b["last"] / b["first"])[good]
+    return int((dm.abs() > do.abs()).sum()), div, why
+
+
+for hp, fac, main, other in (("batch_size", "sharpness", "sigma_g_total", "sigma_w_total"),
+                             ("lr", "sharpness", "sigma_g_total", "sigma_w_total"),
+                             ("norm_penalty", "size", "sigma_w_total", "sigma_g_total"),
+                             ("init_scale", "size", "sigma_w_total", "sigma_g_total")):
+    n_dom, div, why = dominance_count(hp, main, other)
+    claims.check(f"{hp}_acts_through_{fac}", n_dom, diverged=div, reason=why)
+for cid, hp, key, sgn in (("larger_batch_sharper", "batch_size", "sigma_g_total", +1),
+                          ("lr_flatter", "lr", "sigma_g_total", -1), ("lr_smaller_gap", "lr", "gap", -1),
+                          ("norm_penalty_smaller_size", "norm_penalty", "sigma_w_total", -1),
+                          ("norm_penalty_smaller_gap", "norm_penalty", "gap", -1),
+                          ("init_scale_larger_size", "init_scale", "sigma_w_total", +1),
+                          ("init_scale_larger_gap", "init_scale", "gap", +1),
+                          ("dropout_smaller_gap", "dropout", "gap", -1),
+                          ("label_noise_larger_gap", "rho", "gap", +1),
+                          ("training_size_smaller_gap", "n_per_class", "gap", -1)):
+    n_sign, div, why = sign_count(hp, key, sgn)
+    claims.check(cid, n_sign, diverged=div, reason=why)
 claims.table("fig7_factors")
 
 # %% [markdown]
@@ -390,8 +517,10 @@ claims.table("fig7_factors")
 # initial networks and minibatch seeds; the consensus network (mean of the learners) is analysed.
 # Paired by seed: ratios DPSGD / SSGD of $\sigma_g$, $\sigma_w$ and the measured gap.
 #
-# **Claims** (abstract): DPSGD is flatter, $\sigma_g$ ratio < 1; at similar size, $\sigma_w$ ratio in
-# [0.9, 1.1] [design: "similar" as within 10 %]; and it generalizes better, gap ratio < 1.
+# **Claims** (abstract), counts of seeds, using only seeds where both runs fitted and neither
+# diverged: DPSGD is flatter ($\sigma_g$ ratio < 1) and generalizes better (gap ratio < 1) in every
+# seed (5 of 5 at the default scale: a fair coin does so with p = 1/32); at similar size,
+# $|\ln$ of the $\sigma_w$ ratio$| \le 0.1$ in all seeds but one [design: "similar" as within 10 %].
 
 # %%
 mdf = pd.DataFrame({k: multi[k] for k in ("method", "seed", "epochs", "fitted", "gap", "sigma_g_total",
@@ -399,8 +528,8 @@ mdf = pd.DataFrame({k: multi[k] for k in ("method", "seed", "epochs", "fitted", 
 print(f"{int(multi['learners'])} learners x batch {int(multi['batch_size']) // int(multi['learners'])}, "
       f"lr {float(multi['lr']):g}, N = {int(multi['n_train'])}")
 print(mdf.round(4))
-# paired by seed: only seeds where neither method diverged
-both = mdf.groupby("seed").diverged.transform("sum") == 0
+# paired by seed: only seeds where both methods fitted and neither diverged
+both = (mdf.groupby("seed").diverged.transform("sum") == 0) & (mdf.groupby("seed").fitted.transform("min") > 0)
 piv = mdf[both].pivot(index="seed", columns="method")
 ratios = {key: float(np.mean(piv[key]["DPSGD"] / piv[key]["SSGD"])) if len(piv) else np.nan
           for key in ("sigma_g_total", "sigma_w_total", "gap")}
@@ -412,13 +541,31 @@ for ax, (key, label) in zip(axes, (("sigma_g_total", r"$\sigma_g$ (sharpness)"),
     for seed in piv.index:
         ax.plot([0, 1], [piv[key]["SSGD"][seed], piv[key]["DPSGD"][seed]], "o-", color="0.6", lw=1)
     ax.set_xticks([0, 1], ["SSGD", "DPSGD"])
-    ax.set(xlim=(-0.4, 1.4), ylabel=label, title=f"DPSGD / SSGD = {ratios[key]:.3f}")
+    n_lower = int((piv[key]["DPSGD"] < piv[key]["SSGD"]).sum()) if len(piv) else 0
+    ax.set(xlim=(-0.4, 1.4), ylabel=label,
+           title=f"DPSGD / SSGD = {ratios[key]:.3f}; lower in {n_lower} of {len(piv)} seeds")
     note_diverged(ax, int(mdf.diverged.sum()), len(mdf), "runs")
 save_figure(fig, mdf, figdir, "fig8_multilearner")
-claims.check("dpsgd_flatter", ratios["sigma_g_total"], diverged=DIV_MULTI)
-claims.check("dpsgd_similar_size", ratios["sigma_w_total"], diverged=DIV_MULTI)
-claims.check("dpsgd_smaller_gap", ratios["gap"], diverged=DIV_MULTI)
+ml_unfit = mdf[~mdf.fitted.astype(bool) & ~mdf.diverged.astype(bool)]
+WHY_MULTI = ("unfitted at the epoch cap: " + ", ".join(f"{r.method} seed {r.seed}" for r in ml_unfit.itertuples())
+             if len(ml_unfit) else "")
+per_seed = {key: (piv[key]["DPSGD"] / piv[key]["SSGD"]) if len(piv) else pd.Series(dtype=float)
+            for key in ("sigma_g_total", "sigma_w_total", "gap")}  # no usable seed: every count is 0
+claims.check("dpsgd_flatter", int((per_seed["sigma_g_total"] < 1).sum()), diverged=DIV_MULTI, reason=WHY_MULTI)
+claims.check("dpsgd_similar_size", int((np.abs(np.log(per_seed["sigma_w_total"])) <= 0.1).sum()), diverged=DIV_MULTI,
+             reason=WHY_MULTI)
+claims.check("dpsgd_smaller_gap", int((per_seed["gap"] < 1).sum()), diverged=DIV_MULTI, reason=WHY_MULTI)
 claims.table("fig8_multilearner")
+
+# %% [markdown]
+# ## Closing note — the default scale, measured once (2026-12-01)
+# 24 of 29 claims passed. The gap against the batch size on 400 per class, every network fitted
+# (3 per $B$): 0.387, 0.499, 0.530, 0.546 at $B$ = 25, 100, 200, 400 against the authors' 0.400,
+# 0.508, 0.539, 0.571 (all four within 5 %). Failed: the sharp part alone does not follow the gap
+# across settings ($r$ = 0.31: the init-scale, dropout and label-noise sweeps move the flat part);
+# dropout raised the gap in 2 of 3 seeds at $d$ = 0.3; the three init-scale claims failed because
+# one network at $s$ = 6 (seed 1) stopped unfitted at the 1000-epoch cap. Rule time: 1,916 s wall
+# (577 s CPU) with one core on a machine shared by other jobs (load ~10 on 2 cores).
 
 # %%
 claims.write(claims_path)

@@ -103,6 +103,20 @@ def test_nearest_same_label_matches_brute_force():
         assert pair[k] == same[np.argmin(((x_tr[same] - x_te[k]) ** 2).sum(1))]
 
 
+def test_nearest_same_label_matches_brute_force_in_image_dimension():
+    """784-dim sparse images in [0, 1] (as MNIST) and 10 labels: the k-d tree pairing equals the
+    argmin of the full float64 distance matrix restricted to each label."""
+    rng = np.random.default_rng(1)
+    x_tr = rng.random((400, 784)) * (rng.random((400, 784)) < 0.2)
+    x_te = rng.random((150, 784)) * (rng.random((150, 784)) < 0.2)
+    y_tr, y_te = np.repeat(np.arange(10), 40), rng.integers(0, 10, 150)
+    d2 = ((x_te[:, None, :] - x_tr[None, :, :]) ** 2).sum(-1)
+    d2[y_te[:, None] != y_tr[None, :]] = np.inf
+    np.testing.assert_array_equal(awd.nearest_same_label(x_te, y_te, x_tr, y_tr), d2.argmin(1))
+    with pytest.raises(ValueError, match="no training sample of label"):
+        awd.nearest_same_label(x_te, y_te, x_tr[y_tr != 3], y_tr[y_tr != 3])
+
+
 def test_training_set_classes_nesting_and_wrong_labels():
     y_pool = np.repeat(np.arange(10), 40)
     small = awd.training_set(y_pool, 10, 0.0, seed=0, label_seed=0)
@@ -140,6 +154,32 @@ def test_settings_deduplicate_and_group_into_jobs():
     assert [x["name"] for x in s if x["base"]] == [awd.setting_name(cfg["base"])]
 
 
+def test_sweep_base_moves_one_sweep_to_another_training_set_and_is_checked():
+    """The batch sweep on 40 per class while the others sweep around 20: its settings carry n = 40, the
+    training-size sweep's n = 40 setting is the batch sweep's B = 25 one (trained once), the base is unchanged."""
+    from spdl.studies.activity_weight_duality_checks import check_config
+    base = dict(batch_size=25, lr=0.1, init_scale=1.0, dropout=0.0, norm_penalty=0.0, rho=0.0, n_per_class=20)
+    cfg = {"seeds": 2, "members_per_job": 8, "base": base, "sweep_base": {"batch_size": {"n_per_class": 40}},
+           "sweeps": dict(batch_size=[25, 100, 400], lr=[0.05, 0.1], init_scale=[4, 5], dropout=[0.0, 0.1],
+                          norm_penalty=[0.0, 0.01], rho=[0.0, 0.2], n_per_class=[10, 20, 40])}
+    s = {x["name"]: x for x in awd.settings(cfg)}
+    batch = awd.sweep_members(cfg, "batch_size")
+    assert [s[n]["n_per_class"] for n in batch] == [40, 40, 40] and [s[n]["batch_size"] for n in batch] == [25, 100, 400]
+    assert batch[0] == awd.sweep_members(cfg, "n_per_class")[-1] and set(s[batch[0]]["sweeps"]) == {"batch_size",
+                                                                                                    "n_per_class"}
+    assert [x["name"] for x in s.values() if x["base"]] == [awd.setting_name(base)]
+    assert not s[batch[0]]["base"]
+    section = dict(cfg, dataset="mnist5k", hidden=6, n_test=50, sharp_directions=5,
+                   hessian=dict(exact_max_weights=4096, lanczos_k=10), stop=dict(window=3, max_epochs=10),
+                   multilearner=dict(learners=4, batch_size=100, seeds=1))
+    data = {"mnist5k": {"test_fraction": 0.2}}
+    assert check_config(section, data) == []
+    msgs = check_config(dict(section, sweep_base={"batch_size": {"n_per_class": 450}}), data)
+    assert any(m.startswith("activity_weight_duality.sweep_base.batch_size.n_per_class: 450") for m in msgs)
+    msgs = check_config(dict(section, sweep_base={"lr": {"lr": 0.3}}), data)
+    assert any(m.startswith("activity_weight_duality.sweep_base.lr.lr:") for m in msgs)
+
+
 def test_fit_rule():
     stop = dict(loss=1e-2, accuracy=0.99, window=3, max_epochs=10)
     acc = np.array([[0.9, 1.0], [1.0, 1.0], [1.0, 1.0], [1.0, 1.0]])
@@ -174,6 +214,21 @@ def test_members_stopping_early_do_not_change_the_others():
         for p, q in zip(ens["params"], solo["params"]):
             torch.testing.assert_close(p[e:e + 1], q, rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(ens["loss"][:solo["stopped"][0] + 1, e], solo["loss"][:, 0], rtol=1e-4)
+
+
+def test_fitted_flag_separates_the_fit_criterion_from_the_epoch_cap():
+    """A member stopped by the epoch cap is unfitted even if its loss is low; one that met the rule is fitted."""
+    arch, X, Y = _toy_task()
+    params = init_params(arch, [0, 1], scheme="torch_default", init_scale=2.0)
+    correct = np.ones(len(Y), bool)
+    kw = dict(lr=[0.5, 0.01], batch_size=20, seeds=[0, 1])
+    res = awd.train_to_fit(arch, params, X, Y, correct, stop=dict(loss=0.1, accuracy=0.97, window=2, max_epochs=40),
+                           **kw)
+    assert res["fitted"].tolist() == [True, False] and res["stopped"].tolist()[1] == 40
+    assert (res["stopped"][0] < 40) and res["loss"][res["stopped"][0], 0] < 0.1
+    loose = awd.train_to_fit(arch, params, X, Y, correct, stop=dict(loss=10.0, accuracy=0.0, window=1, max_epochs=0),
+                             **kw)  # the rule holds at the cap epoch itself: fitted
+    assert loose["stopped"].tolist() == [0, 0] and loose["fitted"].all()
 
 
 def test_interrupted_fit_resumes_identically(tmp_path):

@@ -59,8 +59,9 @@ def test_all_artifacts_exist(project):
 
 # Studies whose every quick-scale claim passed when their claims were declared: a failure there is a
 # regression. Newer studies report honest failures (finite-size, or the proxy differing from the paper)
-# in the scorecard; for them every declared claim must still be measured.
-ALL_QUICK_PASS = ("deep_linear", "mislabeled_phases", "activity_weight_duality", "sgd_noise_flatness")
+# in the scorecard; for them every declared claim must still be measured. activity_weight_duality left the
+# list when issue 12 replaced its ratio claims by seed counts: at quick (2 seeds) some fail honestly.
+ALL_QUICK_PASS = ("deep_linear", "mislabeled_phases", "sgd_noise_flatness")
 
 
 def test_every_quick_claim_is_measured(project):

@@ -55,7 +55,7 @@ for r, (m, seed) in enumerate(runs):
           f"sigma_g {res['sigma_g_total'][r]:.3f}, sigma_w {res['sigma_w_total'][r]:.3f}")
 last = fit["loss"][np.clip(fit["stopped"], 0, None), np.arange(len(runs))]
 save_npz(smk.output[0], method=np.array([m for m, _ in runs]), seed=np.array([s for _, s in runs]),
-         epochs=fit["stopped"], final_loss=last, fitted=last < p.stop["loss"], learner_spread=np.array(spread),
+         epochs=fit["stopped"], final_loss=last, fitted=fit["fitted"], learner_spread=np.array(spread),
          diverged_epoch=fit["diverged_epoch"],
          loss_curve=fit["loss"], **res, learners=K, batch_size=B, lr=ml["lr"], n_train=len(X))
 os.remove(checkpoint)

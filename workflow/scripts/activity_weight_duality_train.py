@@ -58,7 +58,7 @@ layout = {f"hp_{hp}": np.array([s[hp] for s, _ in members], float) for hp in awd
 layout |= {f"sweep_{hp}": np.array([s["sweeps"].get(hp, -1) for s, _ in members]) for hp in awd.HYPERPARAMETERS}
 layout["is_base"] = np.array([s["base"] for s, _ in members])
 save_npz(smk.output[0], setting=np.array([s["name"] for s, _ in members]), seed=np.array([sd for _, sd in members]),
-         epochs=fit["stopped"], final_loss=last, fitted=last < p.stop["loss"], diverged_epoch=fit["diverged_epoch"],
+         epochs=fit["stopped"], final_loss=last, fitted=fit["fitted"], diverged_epoch=fit["diverged_epoch"],
          loss_curve=fit["loss"], acc_curve=fit["acc"], pair=pair, **res, **layout,
          seeds=S, hidden=H, n_test=len(y_test), penalty_epochs=p.penalty_epochs,
          **{f"stop_{k}": v for k, v in p.stop.items()})

@@ -21,6 +21,7 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial import cKDTree
 
 from spdl import hessian
 from spdl.checkpoint import Checkpoint, fingerprint
@@ -59,15 +60,16 @@ def training_set(y_pool, n_per_class: int, rho: float, seed: int, label_seed: in
 
 
 def nearest_same_label(x_test, y_test, x_train, y_train) -> np.ndarray:
-    """For every test sample, the index of its nearest training sample of the same label ("Duality")."""
-    x_test, x_train = torch.as_tensor(x_test, dtype=torch.float64), torch.as_tensor(x_train, dtype=torch.float64)
+    """For every test sample, the index of its nearest training sample of the same label ("Duality"):
+    exact Euclidean nearest neighbour in input space (scipy.spatial.cKDTree per label, float64)."""
+    x_test, x_train = np.asarray(x_test, dtype=np.float64), np.asarray(x_train, dtype=np.float64)
     y_test, y_train = np.asarray(y_test), np.asarray(y_train)
     out = np.full(len(y_test), -1, dtype=np.int64)
     for c in np.unique(y_test):
         te, tr = np.flatnonzero(y_test == c), np.flatnonzero(y_train == c)
         if len(tr) == 0:
             raise ValueError(f"no training sample of label {c}")
-        out[te] = tr[torch.cdist(x_test[te], x_train[tr]).argmin(1).numpy()]
+        out[te] = tr[cKDTree(x_train[tr]).query(x_test[te], k=1)[1]]
     return out
 
 
@@ -101,7 +103,8 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     result); one that is unreadable or from another run is moved aside (spdl.checkpoint). The
     caller removes it once its outputs are written.
     Returns params (final stacked), loss and acc histories (epochs + 1, units; NaN once a unit
-    stopped), stopped (units,) = epoch at which each unit stopped, diverged (units,) = whether it
+    stopped), stopped (units,) = epoch at which each unit stopped, fitted (units,) = whether it met
+    the stopping rule there (False: it hit max_epochs unfitted, or diverged), diverged (units,) = whether it
     stopped because it diverged (its loss was no longer finite: the engine sets a blown-up member's
     weights to NaN) and diverged_epoch (units,) = the epoch during which it diverged, -1 if it did not.
     """
@@ -160,9 +163,13 @@ def train_to_fit(arch: MLP, params, X, Y, correct, *, lr, batch_size: int, seeds
     ckpt.save(state)  # the finished state: the caller deletes it once its outputs are written
     last = int(state["stopped"].max())
     stopped = state["stopped"].numpy()
-    diverged = ~np.isfinite(state["loss"].numpy()[stopped, np.arange(U)])  # stopped on a non-finite loss
-    return dict(params=state["params"], loss=state["loss"][:last + 1].numpy(), acc=state["acc"][:last + 1].numpy(),
-                stopped=stopped, diverged=diverged, diverged_epoch=np.where(diverged, np.maximum(stopped - 1, 0), -1))
+    loss_h, acc_h = state["loss"].numpy(), state["acc"].numpy()
+    diverged = ~np.isfinite(loss_h[stopped, np.arange(U)])  # stopped on a non-finite loss
+    w = stop["window"]
+    fitted = np.array([bool(fit_reached(loss_h[max(0, t + 1 - w):t + 1, [u]], acc_h[max(0, t + 1 - w):t + 1, [u]],
+                                        stop)[0]) for u, t in enumerate(stopped)]) & ~diverged
+    return dict(params=state["params"], loss=loss_h[:last + 1], acc=acc_h[:last + 1], stopped=stopped,
+                fitted=fitted, diverged=diverged, diverged_epoch=np.where(diverged, np.maximum(stopped - 1, 0), -1))
 
 
 @torch.no_grad()

@@ -9,7 +9,7 @@ its own training set. One message per problem, each starting with the offending 
 from __future__ import annotations
 
 from spdl.datasets import class_counts
-from spdl.studies.activity_weight_duality_sweeps import HYPERPARAMETERS, setting_name, settings
+from spdl.studies.activity_weight_duality_sweeps import HYPERPARAMETERS, setting_name, settings, sweep_base
 
 S = "activity_weight_duality"
 MIN_DIRECTIONS = 11  # Fig. 4 compares c_n over the 10 sharpest directions with directions 11-100
@@ -20,17 +20,25 @@ def n_mislabeled(n_per_class: int, rho: float, n_classes: int = 10) -> int:
     return int(round(n_classes * n_per_class * rho / (1 - rho)))
 
 
-def _key(base: dict, hp: str, value) -> str:
-    """The config key that set hyperparameter hp to value: the base, else its sweep."""
-    return f"{S}.base.{hp}" if value == base[hp] else f"{S}.sweeps.{hp}"
+def _key(base: dict, hp: str, value, section: dict | None = None) -> str:
+    """The config key that set hyperparameter hp to value: the base, else its sweep, else a sweep's base."""
+    if value == base[hp]:
+        return f"{S}.base.{hp}"
+    if section is None or value in section["sweeps"][hp]:
+        return f"{S}.sweeps.{hp}"
+    owner = next((k for k, v in section.get("sweep_base", {}).items() if v.get(hp) == value), hp)
+    return f"{S}.sweep_base.{owner}.{hp}"
 
 
 def check_config(section: dict, data: dict | None = None, manifest_dir=None) -> list[str]:
     """Cross-field and data-size checks of ``config["activity_weight_duality"]``; every message starts with the key."""
     msgs: list[str] = []
     base, sweeps = section["base"], section["sweeps"]
+    for hp, over in section.get("sweep_base", {}).items():
+        if hp in over:
+            msgs.append(f"{S}.sweep_base.{hp}.{hp}: a sweep's base cannot set the swept hyperparameter itself")
     for hp in HYPERPARAMETERS:
-        names = [setting_name(dict(base, **{hp: v})) for v in sweeps[hp]]
+        names = [setting_name(dict(sweep_base(section, hp), **{hp: v})) for v in sweeps[hp]]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             msgs.append(f"{S}.sweeps.{hp}: values {sweeps[hp]} name the same setting twice ({', '.join(dup)})")
@@ -71,18 +79,18 @@ def check_config(section: dict, data: dict | None = None, manifest_dir=None) -> 
         n, rho, B = s["n_per_class"], s["rho"], s["batch_size"]
         if n > per_class and ("n", n) not in seen:
             seen.add(("n", n))
-            msgs.append(f"{_key(base, 'n_per_class', n)}: {n} per class exceeds {section['dataset']}'s "
+            msgs.append(f"{_key(base, 'n_per_class', n, section)}: {n} per class exceeds {section['dataset']}'s "
                         f"{per_class} training images of its smallest class")
             continue
         N, n_mis = 10 * n + n_mislabeled(n, rho), n_mislabeled(n, rho)
         if n_mis > pool - 10 * n and ("rho", n, rho) not in seen:
             seen.add(("rho", n, rho))
-            msgs.append(f"{_key(base, 'rho', rho)}: rho={rho:g} at n_per_class={n} needs {n_mis} mislabeled "
+            msgs.append(f"{_key(base, 'rho', rho, section)}: rho={rho:g} at n_per_class={n} needs {n_mis} mislabeled "
                         f"extras, {section['dataset']} has {pool - 10 * n} training images left")
         if B > N and ("B", B, N) not in seen:
             seen.add(("B", B, N))
-            key = (_key(base, "batch_size", B) if B != base["batch_size"] or n == base["n_per_class"]
-                   else _key(base, "n_per_class", n))
+            key = (_key(base, "batch_size", B, section) if B != base["batch_size"] or n == base["n_per_class"]
+                   else _key(base, "n_per_class", n, section))
             msgs.append(f"{key}: batch size {B} exceeds the training set of setting {s['name']} "
                         f"({N} samples)")
     N_base = 10 * base["n_per_class"]

@@ -557,16 +557,6 @@ claims.check("dpsgd_similar_size", int((np.abs(np.log(per_seed["sigma_w_total"])
 claims.check("dpsgd_smaller_gap", int((per_seed["gap"] < 1).sum()), diverged=DIV_MULTI, reason=WHY_MULTI)
 claims.table("fig8_multilearner")
 
-# %% [markdown]
-# ## Closing note — the default scale, measured once (2026-12-01)
-# 24 of 29 claims passed. The gap against the batch size on 400 per class, every network fitted
-# (3 per $B$): 0.387, 0.499, 0.530, 0.546 at $B$ = 25, 100, 200, 400 against the authors' 0.400,
-# 0.508, 0.539, 0.571 (all four within 5 %). Failed: the sharp part alone does not follow the gap
-# across settings ($r$ = 0.31: the init-scale, dropout and label-noise sweeps move the flat part);
-# dropout raised the gap in 2 of 3 seeds at $d$ = 0.3; the three init-scale claims failed because
-# one network at $s$ = 6 (seed 1) stopped unfitted at the 1000-epoch cap. Rule time: 1,916 s wall
-# (577 s CPU) with one core on a machine shared by other jobs (load ~10 on 2 cores).
-
 # %%
 claims.write(claims_path)
 print(f"{sum(c.passed for c in claims.claims)} / {len(claims.claims)} claims pass")

@@ -48,6 +48,21 @@ def test_pca_recovers_known_covariance(one_thread):
     assert torch.allclose(mean, torch.full((50,), 3.0, dtype=torch.float64), atol=0.1)
 
 
+def test_pca_matches_numpy_svd_on_a_small_trajectory():
+    """sklearn's randomized PCA vs numpy's exact SVD of the centred data: variances, components (up to
+    the sign convention: along the mean), total variance; a random walk has a slowly decaying spectrum."""
+    rng = np.random.default_rng(5)
+    traj = np.cumsum(rng.standard_normal((300, 60)), 0) + 2.0
+    mean, var, comps, total = snf.pca(torch.tensor(traj), 12)
+    x = traj - traj.mean(0)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    np.testing.assert_allclose(var.numpy(), s[:12] ** 2 / (len(x) - 1), rtol=1e-8)
+    np.testing.assert_allclose(np.abs(np.sum(comps.numpy() * vt[:12], 1)), 1.0, atol=1e-6)
+    assert (comps.numpy() @ traj.mean(0) >= 0).all()
+    assert total == pytest.approx(np.sum(s**2) / (len(x) - 1), rel=1e-12)
+    np.testing.assert_allclose(mean.numpy(), traj.mean(0), atol=1e-12)
+
+
 def test_fit_exponent_recovers_known_psi():
     rng = np.random.default_rng(1)
     F = np.geomspace(0.1, 10, 80)

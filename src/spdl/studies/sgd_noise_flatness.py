@@ -123,23 +123,25 @@ def analyse_ensemble(arch, recorder, lrs, X, Y, cfg) -> dict:
     return {k: np.stack([np.asarray(r[k], float) for r in out]) for k in template}
 
 
-def pca(traj: torch.Tensor, k: int, seed: int = 0, niter: int = 6):
+def pca(traj: torch.Tensor, k: int, seed: int = 0, oversamples: int = 30, power_iterations: int = 6):
     """Top-k PCA of a trajectory (W, D): mean (D,), variances (k,), components (k, D), total variance.
 
-    Randomized SVD (torch.svd_lowrank, q = k + 30) of the centred float64 trajectory; variances are
-    the sample variances along the components (ddof 1), as sklearn's explained_variance_.
+    sklearn.decomposition.PCA with the randomized SVD solver (random_state=seed, k + oversamples
+    random probes, power_iterations subspace iterations: the tail PCs of a slowly decaying spectrum
+    need more than sklearn's defaults) of the float64 trajectory; variances = explained_variance_
+    (ddof 1), total = the sum of the per-weight sample variances.
+    Sign convention: every component points along the mean weights (p_i . <w> >= 0).
     """
-    x = traj.double()
-    mean = x.mean(0)
-    x = x - mean
-    torch.manual_seed(seed)  # svd_lowrank's random test matrix
-    q = min(k + 30, *x.shape)
-    _, s, v = torch.svd_lowrank(x, q=q, niter=niter, M=None)
-    var = s[:k] ** 2 / (x.shape[0] - 1)
-    comps = v[:, :k].T.contiguous()
-    comps = comps * torch.where(comps @ mean < 0, -1.0, 1.0)[:, None]  # sign: along the mean weights
-    total = x.square().sum() / (x.shape[0] - 1)
-    return mean, var, comps, float(total)
+    from sklearn.decomposition import PCA
+
+    x = traj.double().numpy()
+    fit = PCA(n_components=k, svd_solver="randomized", n_oversamples=oversamples,
+              iterated_power=power_iterations, random_state=seed).fit(x)
+    mean = torch.from_numpy(fit.mean_)
+    comps = torch.from_numpy(fit.components_.copy())
+    comps = comps * torch.where(comps @ mean < 0, -1.0, 1.0)[:, None]
+    total = float(x.var(0, ddof=1).sum())
+    return mean, torch.from_numpy(fit.explained_variance_.copy()), comps, total
 
 
 def project(traj: torch.Tensor, mean: torch.Tensor, comps: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,7 @@ def test_flatness_of_quadratic_profiles_is_analytic():
     F, l0 = snf.flatness(lambda d: L0 + 0.5 * a * d**2, 3)
     expected = 2 * torch.sqrt(2 * (math.e - 1) * L0 / a)
     assert torch.allclose(l0, torch.full((3,), L0, dtype=torch.float64))
-    assert torch.allclose(F, expected, rtol=1e-4)
+    assert torch.allclose(F, expected, rtol=1e-3)  # 14 bisections of the first bracket [0, 0.1]
 
 
 def test_flatness_of_asymmetric_profile_and_no_crossing():

@@ -214,9 +214,9 @@ def curvature_at(arch, params, layer, X, Y, center, comps, step) -> torch.Tensor
                                           torch.float64), step)
 
 
-def flatness(f, n_dir: int, factor: float = E_FACTOR, d0: float = 0.1, d_max: float = 1e3, n_bisect: int = 20):
+def flatness(f, n_dir: int, factor: float = E_FACTOR, d0: float = 0.1, d_max: float = 1e3, n_bisect: int = 14):
     """F_k = d_+ + d_- where f(+-d_pm)_k first exceeds factor * f(0)_k, by bracketing (doubling d
-    from d0) and bisection [PNAS, authors' code]. f: (K,) displacements -> (K,) losses.
+    from d0) and n_bisect bisections [PNAS, authors' code]; f: (K,) displacements -> (K,) losses.
     Returns (F (K,), L0 (K,)); F = inf where no crossing is found below d_max."""
     L0 = f(torch.zeros(n_dir, dtype=torch.float64))
     thr = factor * L0

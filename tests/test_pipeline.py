@@ -59,8 +59,10 @@ def test_all_artifacts_exist(project):
 
 # Studies whose every quick-scale claim passed when their claims were declared: a failure there is a
 # regression. Newer studies report honest failures (finite-size, or the proxy differing from the paper)
-# in the scorecard; for them every declared claim must still be measured.
-ALL_QUICK_PASS = ("deep_linear", "mislabeled_phases", "activity_weight_duality", "sgd_noise_flatness")
+# in the scorecard; for them every declared claim must still be measured. sgd_noise_flatness left the list with
+# issue 12: its psi band no longer has a quick override and its equilibrium-control claims are new, so its quick
+# failures are honest outcomes, not regressions.
+ALL_QUICK_PASS = ("deep_linear", "mislabeled_phases", "activity_weight_duality")
 
 
 def test_every_quick_claim_is_measured(project):

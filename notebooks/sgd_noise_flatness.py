@@ -64,6 +64,7 @@ cfg = {}  # no key: every fact comes from the results files
 
 # %%
 import matplotlib.pyplot as plt
+from matplotlib.ticker import NullFormatter
 import numpy as np
 import pandas as pd
 
@@ -299,6 +300,8 @@ ax[1].axhline(1.0, color="k", lw=0.8, ls="--")
 ax[1].axhspan(0.5, 2.0, color="0.9", lw=0, zorder=0)
 ax[1].set(xscale="log", yscale="log", xlabel="flatness $F_i$", ylabel=r"$\sigma_i^2 h_i / T_i$",
           title="equipartition (dashed: 1)")
+for a in ax:  # F spans about a decade: no minor tick labels (they overlap)
+    a.xaxis.set_minor_formatter(NullFormatter())
 save_figure(fig, pd.DataFrame(data), figdir, "fig5_langevin_control")
 print(control.to_string())
 live = control[~control.diverged]
@@ -335,6 +338,7 @@ for e in np.nonzero(~LANG_DIV)[0]:
     ax.axhline(lang["temperature_set"][e], color="C3", ls=":", lw=1,
                label="control T (matched)" if e == np.nonzero(~LANG_DIV)[0][0] else None)
 ax.set(xscale="log", yscale="log", xlabel="flatness $F_i$", ylabel="temperature $T_i$")
+ax.xaxis.set_minor_formatter(NullFormatter())
 ax.legend(frameon=False, fontsize=8)
 note_diverged(ax, int(main_all.diverged.sum()), len(main_all))
 data = data or [dict(note=f"all {len(main_all)} runs of the main setting diverged")]

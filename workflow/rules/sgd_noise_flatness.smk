@@ -1,6 +1,7 @@
 # SGD noise and flatness (Feng & Tu, PNAS 2021; Yang, Tang & Tu, PRL 2023).
 # pretrain_b{batch} (lr x seeds into the exploration phase) -> window_b{batch} (weights every step,
-# PCA, flatness); langevin = GD + isotropic noise control; valley = the PRL toy model;
+# PCA, flatness); langevin = the equilibrium control (layer Langevin, analysed along the SGD PCs); valley = the PRL
+# toy model;
 # notebooks/sgd_noise_flatness.py draws and checks.
 from spdl.studies.sgd_noise_flatness_checks import check_config as sgd_noise_flatness_checks
 
@@ -32,8 +33,8 @@ register_study(
         langevin="results/sgd_noise_flatness/langevin.npz",
         valley="results/sgd_noise_flatness/valley.npz",
     ),
-    # what only the notebook reads; every other fact (settings, sizes, valley runs) comes from the results files
-    params={"fit_pcs": SNF_CFG["fit_pcs"]},
+    # the notebook reads no config key: every fact (settings, sizes, fit_pcs, valley runs) comes from the results files
+    params={},
     # cross-field and data-size checks (layer index, PCs, batch vs training set), before any job
     checks=lambda c: sgd_noise_flatness_checks(c, config["data"], "results/data"),
 )
@@ -90,10 +91,10 @@ rule sgd_noise_flatness_window:
 
 
 rule sgd_noise_flatness_langevin:
-    """Fig. 5: full-batch GD + isotropic noise at the main setting's matched temperature."""
+    """Fig. 5: the equilibrium control, the analysed layer alone under full-batch GD + isotropic noise at the SGD
+    temperature of the analysed directions, analysed along the SGD PCs of the same seed."""
     input:
         data=SNF_DATA,
-        pretrain=f"results/sgd_noise_flatness/pretrain_b{SNF_BATCHES[0]}.npz",
         sgd=f"results/sgd_noise_flatness/sgd_b{SNF_BATCHES[0]}.npz",
     output:
         "results/sgd_noise_flatness/langevin.npz",
@@ -108,9 +109,8 @@ rule sgd_noise_flatness_langevin:
         mem_mb=3000,
         runtime=30,
     params:
-        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "langevin")},
+        **{k: SNF_CFG[k] for k in ("n_train", "hidden", "langevin", "fit_pcs")},
         lr=SNF_CFG["lr"][0],  # the main setting's
-        analysis=SNF_ANALYSIS,
     script:
         "../scripts/sgd_noise_flatness_langevin.py"
 

@@ -2,7 +2,9 @@
 
 Continues the pretrained ensemble of one batch size for `window_steps` steps (same lr, batch;
 new minibatch order), records weight matrix `layer` of every member at every step, then runs
-spdl.sgd_noise_flatness.analyse_ensemble (PCA, flatness, temperatures, loss profiles).
+spdl.sgd_noise_flatness.analyse_ensemble (PCA, flatness, curvatures, temperatures, loss profiles).
+Saves the PCs (float32) and the window-mean weights of every layer: the Langevin control starts there
+and is analysed along these directions.
 The window is not checkpointed: the recorded trajectory lives in memory, so an interrupted
 window restarts from the (saved) pretrained state.
 """
@@ -37,6 +39,7 @@ diverged_step = np.where(pre["diverged_step"] >= 0, pre["diverged_step"],
 save_npz(smk.output[0], batch=batch, lr=lrs, seed=seeds, steps=result.steps + start,
          window_steps=steps, layer=p.analysis["layer"], profile_pcs=np.array(p.analysis["profile_pcs"]),
          diverged=result.diverged | pre["diverged"], diverged_step=diverged_step,
-         **{f"hist_{k}": v for k, v in result.history.items()}, **res)
+         **{f"hist_{k}": v for k, v in result.history.items()}, **res,
+         **{f"mean_param{i}": m.float().numpy() for i, m in enumerate(recorder.means())})
 # psi is fitted in the notebook (over its fit_pcs); here only the spectrum's head
 print("sigma_1^2 / sigma_2^2 per member:", np.round(res["var"][:, 0] / res["var"][:, 1], 2))

@@ -80,37 +80,43 @@ class WindowRecorder:
 
 def analyse_window(arch, traj, means, layer, lr, X, Y, *, n_pcs, profile_pcs, halfwidth, n_profile):
     """Every PNAS measurement of one member's window: traj (W, D) of weight matrix `layer`,
-    means = that member's window-mean weight matrices (loss evaluated there, full training set)."""
+    means = that member's window-mean weight matrices (loss evaluated there, full training set).
+    Also the loss curvature h_i along each PC at the mean (central difference at the PC's s.d.) and
+    the components themselves (float32), which the Langevin control analyses along."""
     mean, var, comps, total = pca(traj, n_pcs)
     theta = project(traj, mean, comps)
     shape = means[layer].shape
     center = means[layer].flatten()
     loss_fn = layer_loss_fn(arch, [m.float() for m in means], layer, X, Y)
-    F_, L0 = flatness(direction_loss(loss_fn, center, comps, shape), n_pcs)
+    along = direction_loss(loss_fn, center, comps, shape)
+    F_, L0 = flatness(along, n_pcs)
     d = torch.linspace(-halfwidth, halfwidth, n_profile, dtype=torch.float64)
     sel = comps[[i - 1 for i in profile_pcs]]
     profiles = torch.stack([direction_loss(loss_fn, center, sel, shape)(torch.full((len(sel),), float(x)))
                             for x in d], 1)
     cos1 = float(comps[0] @ center / center.norm())
     return {"var": var.numpy(), "total_var": total, "flatness": F_.numpy(), "loss0": float(L0[0]),
-            "temperature": noise_temperature(theta, lr).numpy(), "corr_time": correlation_time(theta).numpy(),
+            "curvature": curvature_at(arch, means, layer, X, Y, center, comps, var.sqrt()).numpy(),
+            "temperature": noise_temperature(theta, lr).numpy(),
             "mean_temperature": mean_temperature(traj, lr), "pc1_cos": cos1,
-            "theta12": theta[:, :2].numpy(), "profile_d": d.numpy(), "profiles": profiles.numpy()}
+            "theta12": theta[:, :2].numpy(), "profile_d": d.numpy(), "profiles": profiles.numpy(),
+            "components": comps.float().numpy()}
 
 
-def nan_window(cfg, steps: int) -> dict:
+def nan_window(cfg, steps: int, n_weights: int) -> dict:
     """What analyse_window returns, all NaN: the record of a member whose window diverged."""
     k, n_prof = cfg["n_pcs"], cfg["profile_points"]
     return {"var": np.full(k, np.nan), "total_var": np.nan, "flatness": np.full(k, np.nan), "loss0": np.nan,
-            "temperature": np.full(k, np.nan), "corr_time": np.full(k, np.nan), "mean_temperature": np.nan,
+            "curvature": np.full(k, np.nan), "temperature": np.full(k, np.nan), "mean_temperature": np.nan,
             "pc1_cos": np.nan, "theta12": np.full((steps, 2), np.nan), "profile_d": np.full(n_prof, np.nan),
-            "profiles": np.full((len(cfg["profile_pcs"]), n_prof), np.nan)}
+            "profiles": np.full((len(cfg["profile_pcs"]), n_prof), np.nan),
+            "components": np.full((k, n_weights), np.nan, np.float32)}
 
 
 def analyse_ensemble(arch, recorder, lrs, X, Y, cfg) -> dict:
     """analyse_window for every member; arrays stacked along a leading member axis (NaN if diverged,
-    also when every member diverged)."""
-    template = nan_window(cfg, recorder.traj.shape[1])
+    also when every member diverged). Components stay float32; everything else float64."""
+    template = nan_window(cfg, recorder.traj.shape[1], recorder.traj.shape[2])
     out = []
     for e, lr in enumerate(lrs):
         traj, means = recorder.traj[e], [m[e] for m in recorder.means()]
@@ -120,26 +126,38 @@ def analyse_ensemble(arch, recorder, lrs, X, Y, cfg) -> dict:
         out.append(analyse_window(arch, traj, means, cfg["layer"], lr, X, Y, n_pcs=cfg["n_pcs"],
                                   profile_pcs=cfg["profile_pcs"], halfwidth=cfg["profile_halfwidth"],
                                   n_profile=cfg["profile_points"]))
-    return {k: np.stack([np.asarray(r[k], float) for r in out]) for k in template}
+    return {k: np.stack([np.asarray(r[k], np.float32 if k == "components" else float) for r in out])
+            for k in template}
 
 
-def pca(traj: torch.Tensor, k: int, seed: int = 0, niter: int = 6):
+def curvature_along(f, step: torch.Tensor, L0: torch.Tensor | None = None) -> torch.Tensor:
+    """h_k = (f(+s_k) + f(-s_k) - 2 f(0)) / s_k^2: the loss curvature along each direction k by a central
+    difference at displacement s_k (the fluctuation scale, e.g. the s.d. along the direction).
+    f: (K,) displacements -> (K,) losses; L0 = f(0) if already known."""
+    step = step.to(torch.float64)
+    L0 = f(torch.zeros_like(step)) if L0 is None else L0
+    return (f(step) + f(-step) - 2 * L0) / step**2
+
+
+def pca(traj: torch.Tensor, k: int, seed: int = 0, oversamples: int = 30, power_iterations: int = 6):
     """Top-k PCA of a trajectory (W, D): mean (D,), variances (k,), components (k, D), total variance.
 
-    Randomized SVD (torch.svd_lowrank, q = k + 30) of the centred float64 trajectory; variances are
-    the sample variances along the components (ddof 1), as sklearn's explained_variance_.
+    sklearn.decomposition.PCA with the randomized SVD solver (random_state=seed, k + oversamples
+    random probes, power_iterations subspace iterations: the tail PCs of a slowly decaying spectrum
+    need more than sklearn's defaults) of the float64 trajectory; variances = explained_variance_
+    (ddof 1), total = the sum of the per-weight sample variances.
+    Sign convention: every component points along the mean weights (p_i . <w> >= 0).
     """
-    x = traj.double()
-    mean = x.mean(0)
-    x = x - mean
-    torch.manual_seed(seed)  # svd_lowrank's random test matrix
-    q = min(k + 30, *x.shape)
-    _, s, v = torch.svd_lowrank(x, q=q, niter=niter, M=None)
-    var = s[:k] ** 2 / (x.shape[0] - 1)
-    comps = v[:, :k].T.contiguous()
-    comps = comps * torch.where(comps @ mean < 0, -1.0, 1.0)[:, None]  # sign: along the mean weights
-    total = x.square().sum() / (x.shape[0] - 1)
-    return mean, var, comps, float(total)
+    from sklearn.decomposition import PCA
+
+    x = traj.double().numpy()
+    fit = PCA(n_components=k, svd_solver="randomized", n_oversamples=oversamples,
+              iterated_power=power_iterations, random_state=seed).fit(x)
+    mean = torch.from_numpy(fit.mean_)
+    comps = torch.from_numpy(fit.components_.copy())
+    comps = comps * torch.where(comps @ mean < 0, -1.0, 1.0)[:, None]
+    total = float(x.var(0, ddof=1).sum())
+    return mean, torch.from_numpy(fit.explained_variance_.copy()), comps, total
 
 
 def project(traj: torch.Tensor, mean: torch.Tensor, comps: torch.Tensor) -> torch.Tensor:
@@ -151,19 +169,6 @@ def noise_temperature(theta: torch.Tensor, lr: float) -> torch.Tensor:
     """T_i = Var_t(theta_i(t+1) - theta_i(t)) / (2 lr): the diffusion per step over 2 lr, so that
     Langevin noise sqrt(2 lr T) xi gives T_i = T in every direction (plus the small drift term)."""
     return torch.diff(theta, dim=0).var(0) / (2 * lr)
-
-
-def correlation_time(theta: torch.Tensor, max_lag: int = 200) -> torch.Tensor:
-    """Integrated autocorrelation time (steps) of the noise, i.e. of the increments of theta_i:
-    tau = 1 + 2 sum_{k=1}^{k*-1} rho_k, k* = first lag with rho_k <= 0 (white noise: tau = 1)."""
-    x = torch.diff(theta, dim=0)
-    x = x - x.mean(0)
-    n = x.shape[0]
-    f = torch.fft.rfft(x, n=2 * n, dim=0)
-    acf = torch.fft.irfft(f * f.conj(), n=2 * n, dim=0)[:min(max_lag, n - 1) + 1]
-    rho = acf / acf[0]
-    positive = torch.cumprod((rho[1:] > 0).double(), dim=0)  # 1 until the first non-positive lag
-    return 1 + 2 * (rho[1:] * positive).sum(0)
 
 
 def mean_temperature(traj: torch.Tensor, lr: float) -> float:
@@ -192,17 +197,26 @@ def layer_loss_fn(arch, params, layer: int, X, Y, chunk: int = 8192):
     return loss
 
 
-def direction_loss(loss_fn, center: torch.Tensor, comps: torch.Tensor, shape):
-    """d (K,) -> L(center + d_k p_k) for each of the K directions p_k (rows of comps)."""
+def direction_loss(loss_fn, center: torch.Tensor, comps: torch.Tensor, shape, dtype=torch.float32):
+    """d (K,) -> L(center + d_k p_k) for each of the K directions p_k (rows of comps); the weights enter
+    loss_fn as dtype (float64 for the small loss differences of a curvature)."""
     def f(d):
         W = center[None] + d[:, None].to(comps.dtype) * comps
-        return loss_fn(W.view(-1, *shape).float())
+        return loss_fn(W.view(-1, *shape).to(dtype))
     return f
 
 
-def flatness(f, n_dir: int, factor: float = E_FACTOR, d0: float = 0.1, d_max: float = 1e3, n_bisect: int = 20):
+def curvature_at(arch, params, layer, X, Y, center, comps, step) -> torch.Tensor:
+    """Loss curvature along each row of comps at weights `center` of matrix `layer` (the other layers
+    as in params), by a float64 central difference at displacement `step` (K,)."""
+    loss64 = layer_loss_fn(arch, [p.double() for p in params], layer, X.double(), Y)
+    return curvature_along(direction_loss(loss64, center.double(), comps.double(), params[layer].shape,
+                                          torch.float64), step)
+
+
+def flatness(f, n_dir: int, factor: float = E_FACTOR, d0: float = 0.1, d_max: float = 1e3, n_bisect: int = 14):
     """F_k = d_+ + d_- where f(+-d_pm)_k first exceeds factor * f(0)_k, by bracketing (doubling d
-    from d0) and bisection [PNAS, authors' code]. f: (K,) displacements -> (K,) losses.
+    from d0) and n_bisect bisections [PNAS, authors' code]; f: (K,) displacements -> (K,) losses.
     Returns (F (K,), L0 (K,)); F = inf where no crossing is found below d_max."""
     L0 = f(torch.zeros(n_dir, dtype=torch.float64))
     thr = factor * L0
@@ -221,6 +235,106 @@ def flatness(f, n_dir: int, factor: float = E_FACTOR, d0: float = 0.1, d_max: fl
             lo, hi = torch.where(up, lo, mid), torch.where(up, mid, hi)
         widths.append(torch.where(above, (lo + hi) / 2, torch.inf))
     return widths[0] + widths[1], L0
+
+
+# ---------------------------------------------------------------------------- the equilibrium Langevin control
+def layer_top_curvature(arch, params, layer, X, Y, tol: float = 1e-4) -> float:
+    """Top Hessian eigenvalue of the training loss with respect to weight matrix `layer` alone (one
+    network, no member axis): ARPACK on double-backprop Hessian-vector products (spdl.hessian)."""
+    from spdl.hessian import extreme_eigenpairs, hvp_fn
+
+    shape = params[layer].shape
+    loss_fn = layer_loss_fn(arch, [p.float() for p in params], layer, X, Y)
+    hvp = hvp_fn(lambda w: loss_fn(w.view(1, *shape))[0], params[layer].float().flatten())
+    vals, _ = extreme_eigenpairs(hvp, k=1, which="LA", tol=tol, dtype=torch.float32)
+    return float(vals[0])
+
+
+def layer_langevin(arch, params, layer, X, Y, *, lr, temp, burnin, steps, record_every, seeds, blowup=1e3):
+    """Full-batch GD + isotropic Gaussian noise on weight matrix `layer` alone, every other layer fixed:
+    W <- W - lr_e grad L(W) + sqrt(2 lr_e T_e) xi, for burnin + steps updates [design: the equilibrium
+    control; its stationary law is ~ exp(-L / T) for small lr]. params: stacked (E, ...) weights;
+    lr, temp: (E,); member e draws its noise from its own generator seeded by seeds[e].
+    Records W every record_every steps after the burn-in: traj (E, steps // record_every, D) float32,
+    window mean of W (E, D) float64, full-training-set loss at the end of the burn-in and of the window,
+    diverged (E,) (non-finite or |W| > blowup; frozen as NaN from then on) and diverged_step (-1 = never)."""
+    act = ACTIVATIONS[arch.activation]
+    E = params[0].shape[0]
+    h = X.expand(E, *X.shape)
+    for w in params[:layer]:
+        h = act(h @ w.transpose(1, 2))
+    head = params[layer + 1:]
+    W = params[layer].clone().float()
+    lr_t = torch.as_tensor(np.asarray(lr, float), dtype=torch.float32).view(E, 1, 1)
+    kick = torch.sqrt(2 * lr_t * torch.as_tensor(np.asarray(temp, float), dtype=torch.float32).view(E, 1, 1))
+    gens = [torch.Generator().manual_seed(int(s)) for s in seeds]
+    y = Y.repeat(E)
+    n_rec = steps // record_every
+    traj = torch.empty(E, n_rec, W[0].numel())
+    total = torch.zeros(E, W[0].numel(), dtype=torch.float64)
+    died = np.full(E, -1)
+    losses = []
+
+    def loss_of(Wt):
+        z = act(h @ Wt.transpose(1, 2))
+        for w in head:
+            z = z @ w.transpose(1, 2)
+            if w is not head[-1]:
+                z = act(z)
+        return F.cross_entropy(z.reshape(-1, z.shape[-1]), y, reduction="none").view(E, -1).mean(1)
+
+    for t in range(1, burnin + steps + 1):
+        Wg = W.detach().requires_grad_(True)
+        with torch.enable_grad():
+            (g,) = torch.autograd.grad(loss_of(Wg).sum(), Wg)
+        noise = torch.stack([torch.randn(W.shape[1:], generator=gen) for gen in gens])
+        W = W - lr_t * g + kick * noise
+        bad = ~torch.isfinite(W).flatten(1).all(1) | (W.abs().flatten(1).amax(1) > blowup)
+        new = bad.numpy() & (died < 0)
+        died[new] = t
+        W[torch.as_tensor(died >= 0)] = float("nan")
+        if t > burnin and (t - burnin) % record_every == 0:
+            traj[:, (t - burnin) // record_every - 1] = W.flatten(1)
+            total += W.flatten(1).double()
+        if t in (burnin, burnin + steps):
+            with torch.no_grad():
+                losses.append(loss_of(W).double().numpy())
+    if burnin == 0:
+        losses.insert(0, np.full(E, np.nan))
+    return {"traj": traj, "mean": total / max(n_rec, 1), "loss_burnin": losses[0], "loss_end": losses[-1],
+            "diverged": died >= 0, "diverged_step": died}
+
+
+def analyse_control(arch, traj, mean, params, layer, X, Y, comps, lr: float) -> dict:
+    """One control member along fixed directions comps (k, D) (the SGD PCs of the same seed): variance of
+    theta_i = p_i . (w - <w>) over the recorded window, flatness F_i around the control's window mean
+    <w> (every other layer as in params), curvature h_i there (central difference at the s.d.) and the
+    relaxation time tau_i = 1 / (lr h_i) in steps (inf where h_i <= 0)."""
+    comps = torch.as_tensor(comps, dtype=torch.float64)
+    theta = project(traj, mean, comps)
+    var = theta.var(0)
+    shape = params[layer].shape
+    ps = [p.float() for p in params]
+    loss_fn = layer_loss_fn(arch, ps, layer, X, Y)
+    along = direction_loss(loss_fn, mean, comps, shape)
+    F_, L0 = flatness(along, comps.shape[0])
+    h = curvature_at(arch, params, layer, X, Y, mean, comps, var.sqrt())
+    tau = torch.where(h > 0, 1 / (lr * h.clamp(min=1e-300)), torch.inf)
+    return {"var": var.numpy(), "flatness": F_.numpy(), "curvature": h.numpy(), "relax_steps": tau.numpy(),
+            "loss0": float(L0[0])}
+
+
+def control_fit(var, flatness, relax, window: int, max_fraction: float = 0.1):
+    """The control's equilibrated directions (relaxation time <= max_fraction x window, finite F) and the
+    least-squares slope of log var on log F over them with its one-sided p-value for slope > 0
+    (scipy.stats.linregress; the directions are treated as independent points).
+    Returns (mask, psi = -slope, p_value); psi and p are NaN with fewer than 3 such directions."""
+    var, flatness, relax = (np.asarray(a, float) for a in (var, flatness, relax))
+    ok = (relax <= max_fraction * window) & np.isfinite(flatness) & (flatness > 0) & (var > 0)
+    if ok.sum() < 3:
+        return ok, float("nan"), float("nan")
+    fit = stats.linregress(np.log(flatness[ok]), np.log(var[ok]), alternative="greater")
+    return ok, float(-fit.slope), float(fit.pvalue)
 
 
 def fit_exponent(F_, var) -> tuple[float, float]:

@@ -30,11 +30,14 @@ def check_config(section: dict, data: dict | None = None, manifest_dir=None) -> 
     n_pcs, (first, last) = section["n_pcs"], section["fit_pcs"]
     if n_weights is not None and n_pcs > n_weights:
         msgs.append(f"{S}.n_pcs: {n_pcs} exceeds the {n_weights} weights of layer {layer}")
-    for key, steps in (("window_steps", section["window_steps"]),
-                       ("langevin.window_steps", section["langevin"]["window_steps"])):
-        if n_pcs >= steps:
-            msgs.append(f"{S}.{key}: {steps} recorded steps cannot give n_pcs={n_pcs} components (need more steps "
-                        "than components)")
+    if n_pcs >= section["window_steps"]:
+        msgs.append(f"{S}.window_steps: {section['window_steps']} recorded steps cannot give n_pcs={n_pcs} components "
+                    "(need more steps than components)")
+    lang = section["langevin"]
+    if lang["window_steps"] // lang["record_every"] < 10:
+        msgs.append(f"{S}.langevin.record_every: {lang['record_every']} leaves "
+                    f"{lang['window_steps'] // lang['record_every']} records of the "
+                    f"{lang['window_steps']}-step window (need at least 10 for a variance)")
     if last > n_pcs:
         msgs.append(f"{S}.fit_pcs: last PC {last} exceeds n_pcs={n_pcs}")
     if first >= last:

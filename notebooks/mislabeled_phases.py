@@ -640,28 +640,6 @@ print(f"{int(sp['members'])} members x {int(sp['steps'])} steps on {int(sp['n_sa
       f"{float(sp['t_ensemble']):.2f} s vs one by one {float(sp['t_single'].sum()):.2f} s -> speed-up "
       f"{float(sp['speedup']):.2f}x")
 
-# %% [markdown]
-# ## Outcome at the default scale (observed after the claims were declared; bands unchanged)
-# Run of 2026-12-01 (2,000 correct samples, H = 100, 8 values of $\rho>0$, 3 seeds): 9 of 14 claims
-# pass. The failures, as measured:
-#
-# * **$\rho=0$ sharpness per seed** (rule A: training accuracy reaches 0.95 at $t_A\approx 200$–260
-#   steps): the alignment drops by 0.43, 0.32, 0.52 over the half decades around $t_A$ (1 of 3 seeds
-#   $\ge 0.5$) and the minibatch-gradient norm by a factor 1.6–1.8 (0 of 3 $\ge 3$). Both bend at
-#   $t_A$ (Fig. 2) but then fall over about a decade, the norm roughly as $1/t$ once it has turned, so
-#   half-decade windows centred on $t_A$ see a change no sharper than the gradual decays the bands
-#   were set against.
-# * **Relative strength crosses 1 at $t_{III}$**: $t_R$ lies 0.3–0.6 decades *after* $t_{III}$ at small
-#   $\rho$ (inside phase III) and up to 0.6 decades *before* it at $\rho=0.5$; 3 of 8 runs per seed
-#   within 0.3 decades, so no seed passes (one run at $\rho=0.125$ never reaches 1 after $t_I$, which
-#   the claim names). The opposition itself, $\cos(g_c,g_m)<0$ in phases I–II, holds in all 3 seeds.
-# * **$t_{IV}$ in epochs vs $\rho$**: per-seed Spearman 0.50, 0.26, 0.43 ($\ge 0.7$ needed). In
-#   presentations per sample the transitions barely move: $t_{IV}$ takes one of three record values
-#   (36, 47, 61 epochs) at every $\rho$ (Fig. 3b), so the growth with $\rho$ seen in SGD steps is the
-#   growth of the data set; a trend weaker than one record (0.12 decades) is not resolved.
-# * **Phase II narrows with $\rho$**: per-seed Spearman +0.17, +0.98, +0.19 ($\le -0.7$ needed): phase
-#   II does not narrow; in seed 1 it widens. Our mechanism-based prediction was wrong in direction.
-
 # %%
 claims.write(claims_path)
 print(f"{sum(c.passed for c in claims.claims)} / {len(claims.claims)} claims pass")

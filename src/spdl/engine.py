@@ -99,7 +99,8 @@ from spdl.checkpoint import Checkpoint, fingerprint, to_device
 from spdl.device import resolve_device
 from spdl.models import MLP, forward, is_identity
 
-__all__ = ["TrainResult", "Batch", "StepContext", "UpdateRule", "SGD", "Momentum", "Adam", "Langevin", "SGLD", "train",
+__all__ = ["TrainResult", "Batch", "StepContext", "UpdateRule", "SGD", "Momentum", "Adam", "Langevin", "SGLD",
+           "OneHotLinearGD", "train",
            "full_loss", "sample_losses", "reduce_losses", "set_threads"]
 
 
@@ -448,6 +449,48 @@ class Langevin(UpdateRule):
 
 
 SGLD = Langevin
+
+
+class OneHotLinearGD(UpdateRule):
+    """Full-batch gradient descent for deep linear networks on one-hot inputs (X = I, losses "mse" or
+    "mse_sum"; no bias, dropout, weight decay or norm penalty), with the gradients in closed form:
+    R = W_D ... W_1 - Y^T (the residual of every sample at once), dL/dW_l = c S_l^T R P_(l-1)^T with
+    S_l = W_D ... W_(l+1), P_(l-1) = W_(l-1) ... W_1 and c = 1 ("mse_sum") or 1/N ("mse"). The same
+    update as SGD() up to rounding (a different order of the same sums, not bitwise): about 6x fewer
+    operations per step than the generic forward/backward for the 100-50-50 network of Lampinen & Ganguli
+    (spdl.engine benchmark_protocols). Opt in with train(..., update=OneHotLinearGD())."""
+
+    def init(self, ctx):
+        if ctx.arch.activation != "linear" or ctx.arch.bias or ctx.loss not in ("mse", "mse_sum"):
+            raise ValueError("OneHotLinearGD needs a linear network without biases and loss mse or mse_sum")
+        if not ctx._stream.eye:
+            raise ValueError("OneHotLinearGD needs full-batch training on the identity input X = I")
+        if ctx._use_wd or ctx._use_beta or bool(ctx.dropout.any()):
+            raise ValueError("OneHotLinearGD supports no weight decay, norm penalty or dropout")
+        Y = ctx._stream.Y
+        self._target = Y.transpose(-1, -2).contiguous()  # (d_out, N) shared or (E, d_out, N)
+        self._scale = 1.0 if ctx.loss == "mse_sum" else 1.0 / Y.shape[-2]
+        self._lr = [ctx.member_view(ctx.lr, p) for p in ctx.params]
+        self.state = {}
+
+    @torch.no_grad()
+    def update(self, ctx):
+        ws = [p.detach() for p in ctx.params]
+        prefix = [ws[0]]  # P_l = W_l ... W_1
+        for w in ws[1:]:
+            prefix.append(torch.bmm(w, prefix[-1]))
+        R = prefix[-1] - self._target
+        losses = 0.5 * self._scale * R.square().sum((1, 2))
+        if self._scale != 1.0:
+            R = R * self._scale
+        grads, back = [None] * len(ws), R  # back = S_l^T R, from the top layer down
+        for layer in range(len(ws) - 1, -1, -1):
+            grads[layer] = back if layer == 0 else torch.bmm(back, prefix[layer - 1].transpose(1, 2))
+            if layer > 0:
+                back = torch.bmm(ws[layer].transpose(1, 2), back)
+        for p, g, lr in zip(ctx.params, grads, self._lr):
+            p.addcmul_(g, lr, value=-1)
+        return losses
 
 
 def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_size=None, loss="mse",

@@ -27,7 +27,7 @@ import torch
 from spdl.benchmark import cpu_name, matmul_peak, stopwatch
 from spdl.datasets import load
 from spdl.device import resolve_device
-from spdl.engine import set_threads, train
+from spdl.engine import SGD, OneHotLinearGD, set_threads, train
 from spdl.io import atomic_path, write_json
 from spdl.models import MLP, init_params
 from spdl.studies import activity_weight_duality as awd
@@ -69,8 +69,9 @@ def activity_weight(cfg, data, device):
     return rows
 
 
-def deep_linear(cfg, device):
-    """Fig. 3: rank-1 teachers, seeds x SNRs random orthogonal students in one ensemble, full batch."""
+def deep_linear(cfg, device, closed_form=False):
+    """Fig. 3: rank-1 teachers, seeds x SNRs random orthogonal students in one ensemble, full batch.
+    closed_form: the update rule OneHotLinearGD (closed-form gradients; equal to SGD up to rounding)."""
     times = {}
     with stopwatch(times, "setup", device):
         n1, n2, n3 = cfg["n1"], cfg["n2"], cfg["n3"]
@@ -90,11 +91,13 @@ def deep_linear(cfg, device):
     record = np.arange(0, steps + 1, cfg["record_every"])
     with stopwatch(times, "training", device):
         res = train(arch, params, torch.eye(n1), Yhat.transpose(1, 2), steps=steps, lr=cfg["lr"], loss="mse_sum",
-                    record_at=record, metrics=errors, device=device)
+                    record_at=record, metrics=errors, device=device,
+                    update=OneHotLinearGD() if closed_form else SGD())
     W = weights_of(arch.widths)
     flops = 6 * W * n1 * steps * E + (2 * W * n1 + 2 * n1 * n2 * n3) * E * len(record)
     test = res.history["test"]
-    facts = dict(protocol="deep_linear", setting=f"{steps} epochs, record every {cfg['record_every']}", networks=E,
+    facts = dict(protocol="deep_linear_closed_form" if closed_form else "deep_linear",
+                 setting=f"{steps} epochs, record every {cfg['record_every']}", networks=E,
                  updates=steps * E, epochs_mean=float(steps), min_test_mean=float(np.nanmean(np.nanmin(test, 0))),
                  diverged=int(res.diverged.sum()))
     return _rows(facts, times, {"training": flops})
@@ -126,6 +129,8 @@ def main(cfg, data_path, out_json, out_tsv, threads, device="cpu"):
         rows += activity_weight(cfg["activity_weight"], load(data_path), device)
     if cfg["deep_linear"]["seeds"]:
         rows += deep_linear(cfg["deep_linear"], device)
+        if cfg["deep_linear"]["closed_form"]:
+            rows += deep_linear(cfg["deep_linear"], device, closed_form=True)
     table = pd.DataFrame(rows)
     table["gflops"] = table["gflop"] / table["wall_s"]
     table["fraction_of_peak"] = table["gflops"] / peak
@@ -135,7 +140,7 @@ def main(cfg, data_path, out_json, out_tsv, threads, device="cpu"):
     table = table[cols + [c for c in table.columns if c not in cols]]
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
         print(table[cols].to_string(index=False))
-    totals = table[table.part == "total"].groupby("protocol")[["networks", "wall_s", "cpu_s"]].sum()
+    totals = table[table.part == "total"].groupby("protocol", sort=False)[["networks", "wall_s", "cpu_s"]].sum()
     for protocol, t in totals.iterrows():
         print(f"{protocol}: {int(t.networks)} networks, {t.wall_s:.1f} s wall, {t.cpu_s:.1f} s CPU, "
               f"{t.wall_s / t.networks:.3f} s per network")

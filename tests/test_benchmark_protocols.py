@@ -26,7 +26,8 @@ def tiny_config(root):
 
 
 def test_tiny_run_times_every_part(script, root, tmp_path, monkeypatch):
-    monkeypatch.setattr(script, "matmul_peak", lambda device=None: 10.0)  # the 2048^3 peak is not what is tested
+    monkeypatch.setattr(script, "matmul_peak", lambda device=None: 10.0)  # the peaks are not what is tested
+    monkeypatch.setattr(script, "matmul_peak_cpu", lambda: 5.0)
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(10), 8)
     save_npz(tmp_path / "data.npz", x_train=rng.random((80, 784), dtype=np.float32), y_train=y,
@@ -42,6 +43,7 @@ def test_tiny_run_times_every_part(script, root, tmp_path, monkeypatch):
         train = parts["training"]
         assert train["updates"] == 2 * 3 * (40 // B)  # 2 networks x 3 epochs (max_epochs) x N // B steps
         assert train["fraction_of_peak"] == pytest.approx(train["gflop"] / train["wall_s"] / 10.0)
+        assert train["fraction_of_peak_cpu"] == pytest.approx(train["gflop"] / train["cpu_s"] / 5.0)
     dl = rows[("deep_linear", "20 epochs, record every 5", "training")]
     assert dl["updates"] == 40 and np.isfinite(dl["min_test_mean"]) and dl["diverged"] == 0
     assert (tmp_path / "p.tsv").read_text().startswith("protocol\tsetting\tpart")

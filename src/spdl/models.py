@@ -118,11 +118,43 @@ def _linear(h, w, b):
     return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
 
 
-def forward(arch: MLP, params, x, keep_mask=None) -> torch.Tensor:
+class _EyeProduct(torch.autograd.Function):
+    """I @ w.reshape(E d_out, d_in).T without the product: a copy in the matmul's layout (d_in, E d_out),
+    and in the backward pass the gradient of w as contiguous as the matmul's (so later reductions over
+    gradients, e.g. norms in a rule, sum in the same order). Exact: 1 * v + 0 * ... = v (up to the sign of zeros)."""
+
+    @staticmethod
+    def forward(ctx, w):
+        ctx.shape = w.shape
+        E, d_out, d_in = w.shape
+        return w.reshape(E * d_out, d_in).T.contiguous()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.T.contiguous().view(ctx.shape)
+
+
+def _eye_linear(w, b):
+    """_linear(I, w, b) for the identity input I (d_in, d_in): the same numbers in the same memory
+    layout, so the layers after it compute the same bits."""
+    E, d_out, d_in = w.shape
+    out = _EyeProduct.apply(w).view(d_in, E, d_out).transpose(0, 1)
+    return out if b is None else out + b.unsqueeze(1)
+
+
+def is_identity(x) -> bool:
+    """Whether x is the (n, n) identity matrix (one-hot inputs, one sample per input direction)."""
+    return x.dim() == 2 and x.shape[0] == x.shape[1] and torch.equal(x, torch.eye(x.shape[0], dtype=x.dtype,
+                                                                                     device=x.device))
+
+
+def forward(arch: MLP, params, x, keep_mask=None, eye=False) -> torch.Tensor:
     """x: (B, d_in) shared by all members or (E, B, d_in) per member -> (E, B, d_out).
 
     keep_mask: optional (E, B, h1) multiplier applied to the first hidden layer's activity
     (inverted dropout: 0 or 1/(1-p)); None at evaluation.
+    eye: the caller promises that x is the identity (is_identity(x)); the first layer then skips its
+    product with x (one-hot inputs, as in Saxe et al.'s and Lampinen & Ganguli's deep linear networks).
     """
     act = ACTIVATIONS[arch.activation]
     step = 2 if arch.bias else 1
@@ -130,7 +162,7 @@ def forward(arch: MLP, params, x, keep_mask=None) -> torch.Tensor:
     for layer in range(arch.depth):
         w = params[step * layer]
         b = params[step * layer + 1] if arch.bias else None
-        h = _linear(h, w, b)
+        h = _eye_linear(w, b) if layer == 0 and eye else _linear(h, w, b)
         if layer < arch.depth - 1:
             h = act(h)
             if layer == 0 and keep_mask is not None:

@@ -1,4 +1,4 @@
-# Machine benchmark of the ensemble training engine; not part of `all`.
+# Machine benchmarks of the ensemble training engine; not part of `all`.
 #   snakemake --cores 2 benchmark_engine
 
 
@@ -17,3 +17,29 @@ rule benchmark_engine:
         runtime=10,
     script:
         "../scripts/benchmark_engine.py"
+
+
+# The pipeline's engine on the authors' own protocols (sizes in config["benchmarks"]); not part of `all`.
+#   snakemake --cores 2 benchmark_protocols
+rule benchmark_protocols:
+    input:
+        data="results/data/mnist5k.npz",
+    output:
+        json="results/benchmarks/protocols.json",
+        tsv="results/benchmarks/protocols.tsv",
+    log:
+        "results/logs/benchmark_protocols.log",
+    benchmark:
+        "results/benchmarks/benchmark_protocols.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["max_threads"]
+    resources:
+        **GPU,
+        mem_mb=3000,
+        runtime=60,
+    params:
+        cfg=config["benchmarks"],
+        device=DEVICE,
+    script:
+        "../scripts/benchmark_protocols.py"

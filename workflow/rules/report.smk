@@ -7,6 +7,10 @@ REPORT_PAGES = [
     "results/report/benchmarks.html",
     "results/report/summary.html",
 ]
+# the page of `benchmark_protocols` (not part of `all`) once that target has been run
+PROTOCOLS_RUN = "results/benchmarks/protocols.json"
+if Path(PROTOCOLS_RUN).exists():
+    REPORT_PAGES.append("results/report/protocols.html")
 
 
 rule benchmarks_table:
@@ -57,3 +61,28 @@ rule report_summary:
         runtime=5,
     script:
         "../scripts/report_summary.py"
+
+
+rule protocols_page:
+    # no input: the page shows the last run of benchmark_protocols and never starts one (`all` would
+    # rerun it whenever the config changed); stamp remakes the page after each run
+    output:
+        report(
+            "results/report/protocols.html",
+            caption="../report/protocols.rst",
+            category="Overview",
+            labels={"page": "benchmarks of the authors' protocols"},
+        ),
+    log:
+        "results/logs/protocols_page.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    params:
+        run=PROTOCOLS_RUN,
+        stamp=lambda w: Path(PROTOCOLS_RUN).stat().st_mtime_ns if Path(PROTOCOLS_RUN).exists() else 0,
+    script:
+        "../scripts/protocols_page.py"

@@ -15,6 +15,7 @@ import time
 
 import torch
 
+from spdl.benchmark import cpu_name, matmul_peak
 from spdl.engine import set_threads, train
 from spdl.io import write_json
 from spdl.models import MLP, init_params
@@ -27,19 +28,6 @@ CASES = [
     dict(name="deep_linear_100-50-50_full_batch", widths=(100, 50, 50), activation="linear",
          loss="mse_sum", n=1000, batch_size=None, lr=1e-4, members=64, steps=20, loop_members=8),
 ]
-
-
-def matmul_peak(n=2048, reps=10):
-    """GFLOP/s of the best of `reps` (n x n) @ (n x n) float32 matmuls."""
-    g = torch.Generator().manual_seed(0)
-    a, b = torch.randn(n, n, generator=g), torch.randn(n, n, generator=g)
-    a @ b  # warm up
-    best = float("inf")
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - t0)
-    return 2 * n**3 / best / 1e9
 
 
 def make_data(case):
@@ -120,8 +108,8 @@ def main(out, threads):
     set_threads(threads)
     peak = matmul_peak()
     report = {"torch": torch.__version__, "threads": torch.get_num_threads(), "machine": platform.machine(),
-              "processor": _cpu_name(), "matmul_peak_gflops": peak, "cases": {}}
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {_cpu_name()}")
+              "processor": cpu_name(), "matmul_peak_gflops": peak, "cases": {}}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {cpu_name()}")
     print(f"float32 matmul peak (2048^3): {peak:.1f} GFLOP/s\n")
     print(f"{'case':36s} {'method':12s} {'member-steps/s':>15s} {'GFLOP/s':>9s} {'% peak':>7s}")
     for case in CASES:
@@ -138,14 +126,6 @@ def main(out, threads):
         report["cases"][case["name"]] = entry
     write_json(out, report)
     print(f"\nwrote {out}")
-
-
-def _cpu_name():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            return next(line.split(":", 1)[1].strip() for line in fh if line.startswith("model name"))
-    except (OSError, StopIteration):
-        return platform.processor() or "unknown"
 
 
 if "snakemake" in globals():

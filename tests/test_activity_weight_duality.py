@@ -164,7 +164,8 @@ def test_sweep_base_moves_one_sweep_to_another_training_set_and_is_checked():
                           norm_penalty=[0.0, 0.01], rho=[0.0, 0.2], n_per_class=[10, 20, 40])}
     s = {x["name"]: x for x in awd.settings(cfg)}
     batch = awd.sweep_members(cfg, "batch_size")
-    assert [s[n]["n_per_class"] for n in batch] == [40, 40, 40] and [s[n]["batch_size"] for n in batch] == [25, 100, 400]
+    assert [s[n]["n_per_class"] for n in batch] == [40, 40, 40]
+    assert [s[n]["batch_size"] for n in batch] == [25, 100, 400]
     assert batch[0] == awd.sweep_members(cfg, "n_per_class")[-1] and set(s[batch[0]]["sweeps"]) == {"batch_size",
                                                                                                     "n_per_class"}
     assert [x["name"] for x in s.values() if x["base"]] == [awd.setting_name(base)]

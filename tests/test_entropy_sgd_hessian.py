@@ -11,14 +11,7 @@ from spdl.models import MLP, init_params
 from spdl.studies import entropy_sgd_hessian as esh
 from spdl.studies.entropy_sgd_hessian_checks import check_config
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 WIDE = {"center": -1.0, "width": 0.4, "depth": 3.0}
 SHARP = {"center": 1.0, "width": 0.03, "depth": 5.5}

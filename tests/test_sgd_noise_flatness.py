@@ -11,14 +11,6 @@ from spdl.hessian import network_layer_hessian
 from spdl.models import MLP, init_params
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny networks: one torch thread avoids oversubscription on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def test_flatness_of_quadratic_profiles_is_analytic():
     a = torch.tensor([0.5, 2.0, 50.0], dtype=torch.float64)

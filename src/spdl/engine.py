@@ -342,13 +342,13 @@ class SGD(UpdateRule):
 
     def init(self, ctx):
         self.state = {}
-        self._lr = [ctx.member_view(ctx.lr, p) for p in ctx.params]  # views of ctx.lr, made once
 
     def update(self, ctx):
         losses, grads = ctx.loss_and_grad()
         with torch.no_grad():
-            for p, g, lr in zip(ctx.params, grads, self._lr):  # p -= lr_e * g in place
-                p.addcmul_(g, lr, value=-1)
+            # p -= lr_e * g in place; views of ctx.lr made each step, since a wrapper rule may swap ctx.lr
+            for p, g in zip(ctx.params, grads):
+                p.addcmul_(g, ctx.member_view(ctx.lr, p), value=-1)
         return losses
 
 
@@ -470,7 +470,6 @@ class OneHotLinearGD(UpdateRule):
         Y = ctx._stream.Y
         self._target = Y.transpose(-1, -2).contiguous()  # (d_out, N) shared or (E, d_out, N)
         self._scale = 1.0 if ctx.loss == "mse_sum" else 1.0 / Y.shape[-2]
-        self._lr = [ctx.member_view(ctx.lr, p) for p in ctx.params]
         self.state = {}
 
     @torch.no_grad()
@@ -488,8 +487,8 @@ class OneHotLinearGD(UpdateRule):
             grads[layer] = back if layer == 0 else torch.bmm(back, prefix[layer - 1].transpose(1, 2))
             if layer > 0:
                 back = torch.bmm(ws[layer].transpose(1, 2), back)
-        for p, g, lr in zip(ctx.params, grads, self._lr):
-            p.addcmul_(g, lr, value=-1)
+        for p, g in zip(ctx.params, grads):  # ctx.lr read each step: a wrapper rule may swap it
+            p.addcmul_(g, ctx.member_view(ctx.lr, p), value=-1)
         return losses
 
 

@@ -50,7 +50,7 @@ cfg = {}  # the keys only this notebook reads: modes.wave_times, optimum.snr
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy.stats import studentized_range
+from scipy.stats import kstest, studentized_range
 
 from spdl.studies import deep_linear as dl
 from spdl.claims import ClaimBook
@@ -554,6 +554,125 @@ claims.check("nongradient_gap_matches_theory",
              np.max(np.array([np.max(np.abs(gaps[r].sim.to_numpy() - gaps[r].theory.to_numpy())) for r in gaps])),
              diverged=div7)
 claims.table("fig7_nongradient_optimum")
+
+# %% [markdown]
+# ## Fig. 8 — randomizing slows training
+# The authors' poster: a rank-3 teacher $\bar s = 10\times[3, 2, 1]$ with noisy targets, and the same
+# inputs with randomized targets (i.i.d. Gaussian entries with the real targets' mean and variance).
+# Randomizing spreads the strong modes' variance over all modes: the randomized spectrum is
+# Marchenko–Pastur at scale $\sigma_r = \sqrt{\sum_a \bar s_a^2/N_3 + \sigma_z^2}$ (5.39 at the poster's
+# sizes), so a random student (product scale eps) memorises it much more slowly than it learns the real
+# structure. Left: the two spectra (pooled over seeds) with theory (MP law and the outliers' $\hat s$;
+# the scaled MP law); right: train error (not log) against $t/\tau$.
+
+# %%
+rl = load_npz(inputs["random_labels"])
+rl_div = rl["diverged"].astype(bool)
+rc = dict(n1=int(rl["n1"]), n3=int(rl["n3"]), sbar=rl["sbar"], t=rl["t"])
+A_rl = rc["n3"] / rc["n1"]
+sigma_r = float(np.sqrt(np.sum(rc["sbar"] ** 2) / rc["n3"] + sz**2))
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+rows = []
+bins = np.linspace(0, max(rl["spectra"].max(), sigma_r * (1 + np.sqrt(A_rl))) * 1.05, 80)
+binw = bins[1] - bins[0]
+xs = np.linspace(1e-3, bins[-1], 600)
+for kind, color in (("real", "C0"), ("randomized", "C1")):
+    vals = rl["spectra"][rl["kind"] == kind].ravel()
+    ax1.hist(vals, bins=bins, color=color, alpha=0.45, label=f"{kind} targets")
+    n_vals = len(vals)
+    if kind == "real":  # noise bulk (MP at scale sz) and the predicted outliers
+        n_noise = n_vals - len(rc["sbar"]) * int((rl["kind"] == kind).sum())
+        ax1.plot(xs, dl.mp_density(xs / sz, A_rl) / sz * n_noise * binw, color=color, lw=1)
+        for sb in rc["sbar"]:
+            ax1.axvline(sz * dl.spiked_shat(sb / sz, A_rl), color=color, ls="--", lw=1)
+    else:
+        ax1.plot(xs, dl.mp_density(xs / sigma_r, A_rl) / sigma_r * n_vals * binw, color=color, lw=1,
+                 label=f"MP at $\\sigma_r$ = {sigma_r:.2f}")
+    rows += [dict(panel="spectrum", kind=kind, singular_value=v) for v in vals]
+    sel = rl["kind"] == kind
+    ok = sel & ~rl_div
+    for j in np.nonzero(ok)[0]:
+        ax2.plot(rc["t"], rl["train"][:, j], color=color, lw=0.6, alpha=0.4)
+    mean = dl.mean_curve(rl["train"][:, sel], rl_div[sel])
+    ax2.plot(rc["t"], mean, color=color, lw=2, label=f"{kind} targets (mean)")
+    rows += [dict(panel="train", kind=kind, t=a, train_mean=b, n_members=int(sel.sum()),
+                  n_diverged=int(rl_div[sel].sum())) for a, b in zip(rc["t"], mean)]
+ax1.set(xlabel="singular value of the targets", ylabel="count", yscale="log", ylim=(0.5, None))
+ax1.legend(frameon=False, fontsize=8)
+ax2.axhline(0.5, color="k", ls=":", lw=0.8)
+ax2.set(xlabel="$t/\\tau$", ylabel="train error", title="random orthogonal students")
+ax2.legend(frameon=False, fontsize=8)
+note_diverged(ax2, int(rl_div.sum()), len(rl_div))
+save_figure(fig, pd.DataFrame(rows), figdir, "fig8_random_labels")
+
+# %% [markdown]
+# **Claims.** The randomized spectrum is the scaled MP law (Kolmogorov–Smirnov distance to
+# `mp_cdf(s / sigma_r)`); in every seed the randomized targets' train error reaches 1/2 strictly later than
+# the real ones' (bands: the declarations file).
+
+# %%
+rand_vals = rl["spectra"][rl["kind"] == "randomized"].ravel()
+ks = kstest(rand_vals / sigma_r, lambda x: dl.mp_cdf(x, A_rl)).statistic
+claims.check("random_labels_spectrum_mp", ks)
+n_slower = 0
+for seed in np.unique(rl["seed"]):
+    (i_real,), (i_rand,) = (np.nonzero((rl["seed"] == seed) & (rl["kind"] == k))[0] for k in ("real", "randomized"))
+    if rl_div[i_real] or rl_div[i_rand]:
+        continue
+    t_real, t_rand = (first_crossing(rc["t"], -rl["train"][:, i], -0.5) for i in (i_real, i_rand))
+    n_slower += bool(t_rand > t_real)  # False when either never reaches 1/2 (NaN)
+claims.check("random_labels_slow_training", n_slower, diverged=bool(rl_div.any()))
+claims.table("fig8_random_labels")
+
+# %% [markdown]
+# ## Fig. 9 — network size
+# The optimally stopped test error barely depends on the student's width: random orthogonal students of
+# widths $N_2$ from a few % to 100 % of $\min(N_1, N_3)$, trained on the same tasks at every width
+# (markers: mean ± s.e.m. over seeds), against the theory of a TA student of that width (lines; the top
+# $N_2 - \mathrm{rank}$ noise modes are learnable). Widths below a teacher's rank cannot represent it and
+# are not compared.
+
+# %%
+ns_npz = load_npz(inputs["network_size"])
+ns = pd.DataFrame({k: ns_npz[k] for k in ("width", "teacher", "seed", "min_test", "diverged")})
+ns_div = ns.diverged.astype(bool)
+ranks = ns_npz["teacher_rank"]
+sbars = np.split(ns_npz["teacher_sbar"], np.cumsum(ranks)[:-1])
+nn1, nn3, full = int(ns_npz["n1"]), int(ns_npz["n3"]), min(int(ns_npz["n1"]), int(ns_npz["n3"]))
+ns = ns[ns.width >= ranks[ns.teacher.to_numpy()]]  # widths that can represent the teacher
+t_ns = np.linspace(0, float(ns_npz["t_max"]), 2000)
+nagg = (ns.groupby(["teacher", "width"]).agg(n=("min_test", "size"), n_diverged=("diverged", "sum"))
+        .join(ns[~ns.diverged.astype(bool)].groupby(["teacher", "width"]).min_test.agg(["mean", "sem"]))
+        .reset_index())
+nagg["theory"] = [dl.optimal_stopping(t_ns, theory(t_ns, sbars[i], nn1, w, nn3, float(ns_npz["eps"]))[1])[0]
+                  for i, w in zip(nagg.teacher, nagg.width)]
+nagg["fraction"] = nagg.width / full
+nagg["teacher_sbar"] = [", ".join(f"{v:g}" for v in sbars[i]) for i in nagg.teacher]
+fig, ax = plt.subplots(figsize=(6, 4.5))
+for i, g in nagg.groupby("teacher"):
+    w_th = np.unique(np.geomspace(max(ranks[i], 1), full, 25).round().astype(int))
+    th_line = [dl.optimal_stopping(t_ns, theory(t_ns, sbars[i], nn1, w, nn3, float(ns_npz["eps"]))[1])[0]
+               for w in w_th]
+    ax.plot(w_th / full, th_line, color=f"C{i}", lw=1)
+    ax.errorbar(g.fraction, g["mean"], yerr=g["sem"], fmt="o", ms=4, color=f"C{i}",
+                label=f"$\\bar s$ = [{g.teacher_sbar.iloc[0]}]")
+ax.set(xscale="log", yscale="log", xlabel="student width $N_2 / \\min(N_1, N_3)$",
+       ylabel="minimum test error", title="lines: TA theory, markers: random students")
+ax.legend(frameon=False, fontsize=8)
+note_diverged(ax, int(ns_div.sum()), len(ns_div))
+save_figure(fig, nagg, figdir, "fig9_network_size")
+
+# %% [markdown]
+# **Claims.** Flat in the width (largest over smallest seed-mean minimum, per teacher), and on the
+# theory of each width (bands: the declarations file).
+
+# %%
+ns_any_div = bool(ns_div.any())
+spread = np.max(nagg.groupby("teacher")["mean"].agg(lambda v: np.max(v.to_numpy()) / np.min(v.to_numpy())).to_numpy())
+claims.check("network_size_flat", spread - 1, diverged=ns_any_div)
+claims.check("network_size_on_theory", np.mean(np.abs(nagg["mean"].to_numpy() / nagg["theory"].to_numpy() - 1)),
+             diverged=ns_any_div)
+claims.table("fig9_network_size")
 
 # %%
 claims.write(claims_path)

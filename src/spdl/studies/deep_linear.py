@@ -44,6 +44,7 @@ from scipy.special import expit, log_expit
 # spdl.random_matrix, shared with other studies; re-exported here.
 from spdl.random_matrix import (
     detection_threshold,
+    mp_cdf,
     mp_density,
     mp_integral,
     mp_quantiles,
@@ -54,6 +55,7 @@ from spdl.random_matrix import (
 
 __all__ = [
     "detection_threshold",
+    "mp_cdf",
     "mp_density",
     "mp_quantiles",
     "spiked_shat",

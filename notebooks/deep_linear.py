@@ -32,6 +32,11 @@
 # Varying $P$ (Fig. 6): every $P$ starts from the same product scale $\epsilon$ (our choice), so the
 # run maps onto $P = N_1$ at SNR $\bar s\sqrt{P/N_1}$, time $t/\sqrt{P/N_1}$ and initial scale
 # $\epsilon\sqrt{P/N_1}$; the theory of each $P$ uses all three.
+# Fig. 8 (randomized labels, the authors' poster): "randomized targets keep the mean and variance" is
+# read as i.i.d. Gaussian targets with the real targets' mean and variance (shuffling targets among
+# one-hot inputs would leave the spectrum unchanged); the students are random orthogonal at product scale
+# 1e-5 (our choice). Fig. 9 (network size): random orthogonal students of several widths on the same tasks,
+# against the TA theory of each width (widths below a teacher's rank are not compared).
 #
 # Divergence is an outcome, never data: every run records per member whether and when it diverged
 # (non-finite or exploding loss). Means and minima use only the members that did not; each panel says

@@ -56,3 +56,30 @@ def test_time_tolerant_distance_forgives_small_shifts_only():
     assert near.max() < 1e-2
     far = dl.time_tolerant_log_distance(t, np.exp(-np.clip(t * 1.3 - 5, 0, None) * 4) + 1e-3, t_fine, theory, 0.05)
     assert far.max() > 1.0
+
+
+def test_check_config_new_sections():
+    # the default section passes; each bad value of the randomized-labels and network-size sections is named
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    from spdl.studies.deep_linear_checks import check_config
+
+    root = Path(__file__).resolve().parents[1]
+    good = yaml.safe_load((root / "config" / "config.yaml").read_text())["deep_linear"]
+    assert check_config(good) == []
+    cases = [
+        (("random_labels", "lr"), 0.01, "deep_linear.random_labels.lr"),
+        (("random_labels", "n3"), 200, "deep_linear.random_labels.n3"),
+        (("network_size", "widths"), [1, 5, 500], "deep_linear.network_size.widths"),
+        (("network_size", "teachers"), [[2.0], [1.0 + 0.1 * i for i in range(30)]],
+         "deep_linear.network_size.teachers.1"),
+        (("network_size", "t_max"), 0.001, "deep_linear.network_size.t_max"),
+    ]
+    for (sec, key), value, prefix in cases:
+        bad = copy.deepcopy(good)
+        bad[sec][key] = value
+        msgs = check_config(bad)
+        assert msgs and all(m.startswith(prefix) for m in msgs), (prefix, msgs)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, optimize
 
 from spdl.studies import deep_linear as dl
 
@@ -235,12 +235,54 @@ def test_theory_errors_vs_simulated_ta_student(sbar, n2, D, T):
 
 
 def test_theory_errors_out_modes_plateau():
-    # with n2 < min(n1, n3) the unlearned noise modes leave a train floor
+    # with n2 < min(n1, n3) the unlearned noise modes (the bottom of the MP law) leave a train floor;
+    # independent check: scipy quad of the density up to the quantile that splits off the learned modes
     n1, n2, n3, eps = 100, 20, 50, 1e-5
+    A, m = n3 / n1, min(n1, n3) - 1
     tr, _ = dl.theory_errors(np.array([1e4]), [4.0], n1, n2, n3, eps)
-    noise = dl.noise_spectrum(n1, n3, 1)
-    floor = np.sum(noise[n2 - 1 :] ** 2) / (dl.spiked_shat(4.0, 0.5) ** 2 + np.sum(noise**2))
-    assert tr[0] == pytest.approx(floor, rel=1e-9)
+    lo, hi = 1 - np.sqrt(A), 1 + np.sqrt(A)
+    split = 1 - (n2 - 1) / m  # probability mass of the modes never learned
+
+    def mass(x):
+        return integrate.quad(lambda s: dl.mp_density(s, A), lo, x, limit=200)[0]
+
+    s_c = optimize.brentq(lambda x: mass(x) - split, lo, hi, xtol=1e-12)
+    out = m * integrate.quad(lambda s: s**2 * dl.mp_density(s, A), lo, s_c, limit=200)[0]
+    floor = out / (dl.spiked_shat(4.0, A) ** 2 + m * 1.0)  # mean square of the MP law is 1 at A <= 1
+    # the quantile split is read off a tabulated CDF (~1e-6 in probability)
+    assert tr[0] == pytest.approx(floor, rel=1e-5)
+
+
+def test_theory_errors_quadrature_converged():
+    # 256 Gauss-Legendre nodes vs 2048: the sigmoids of the noise modes are smooth at D = 2
+    t = np.linspace(0, 10, 50)
+    a = dl.theory_errors(t, [4.0, 2.0], 100, 50, 50, 1e-5)
+    b = dl.theory_errors(t, [4.0, 2.0], 100, 50, 50, 1e-5, n_nodes=2048)
+    np.testing.assert_allclose(a, b, rtol=1e-9)
+
+
+def test_varying_p_mapping_vs_gradient_descent():
+    # P = r N1 whitened inputs, learning rate lr / r, TA init at eps: every mode of the GD solution
+    # follows the P = N1 mode ODE at SNR sqrt(r) x (its singular value of Sigma31 / r), time t / sqrt(r) and
+    # initial scale eps sqrt(r), scaled back by 1/sqrt(r) (the map behind dl.varying_p_theory)
+    n1, n2, n3, r, eps, lr, steps = 20, 10, 10, 4, 1e-3, 2e-3, 3000
+    task = dl.make_task(n1, n3, [1.5], seed=7, n_samples=r * n1)
+    X, Y = task["X"], task["Yhat"]
+    W1, W2 = dl.aligned_init(task["Uhat"], task["Vhat"], n2, eps)
+    for _ in range(steps):
+        R = W2 @ W1 @ X - Y
+        g1, g2 = W2.T @ R @ X.T, R @ X.T @ W1.T
+        W1, W2 = W1 - (lr / r) * g1, W2 - (lr / r) * g2
+    s_gd = np.linalg.svd(W2 @ W1, compute_uv=False)[:n2]
+    t = steps * lr
+    shat_mapped = np.sqrt(r) * task["shat"][:n2] / r
+    s_th = dl.mode_trajectory(t / np.sqrt(r), shat_mapped, eps * np.sqrt(r)) / np.sqrt(r)
+    # forward Euler with step lr on modes of strength <= ~2.5: time error O(lr shat) ~ 0.5 %
+    np.testing.assert_allclose(np.sort(s_gd), np.sort(s_th), rtol=0.02, atol=1e-6)
+    # varying_p_theory is theory_errors at the mapped arguments
+    tt = np.linspace(0, 5, 7)
+    np.testing.assert_allclose(dl.varying_p_theory(tt, [1.5], r, n1, n2, n3, eps),
+                               dl.theory_errors(tt / 2, [3.0], n1, n2, n3, 2 * eps), rtol=1e-12)
 
 
 def test_optimal_stopping_first_minimum():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy import integrate
+from scipy import integrate, optimize
 from scipy.sparse.linalg import eigsh
 
 from spdl import random_matrix as rm
@@ -175,3 +175,48 @@ def test_bad_aspect_is_refused():
             rm.mp_density(1.0, bad)
         with pytest.raises(ValueError, match="aspect"):
             rm.mp_cdf(1.0, bad)
+
+
+# ---------------------------------------------------------------------------
+# Quadrature of the Marchenko-Pastur law
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("A", [0.25, 0.5, 1.0, 2.0])
+def test_mp_integral_matches_quad(A):
+    # independent: scipy quad of f * density in s, over the whole law and over its top 30 %
+    lo, hi = rm.mp_support(A)
+
+    def f(s):
+        return 1.0 / (1.0 + np.exp(-8.0 * (s - 1.0))) + s**3  # a sigmoid, as the mode trajectories
+
+    whole = integrate.quad(lambda s: f(s) * rm.mp_density(s, A), lo, hi, limit=400)[0]
+    assert rm.mp_integral(f, A) == pytest.approx(whole, rel=1e-9)
+    s_c = optimize.brentq(lambda x: rm.mp_cdf(x, A) - 0.7, lo + 1e-9, hi - 1e-9)
+    top = integrate.quad(lambda s: f(s) * rm.mp_density(s, A), s_c, hi, limit=400)[0]
+    # the quantile bound comes from the tabulated CDF (~1e-6 in probability)
+    assert rm.mp_integral(f, A, 0.7, 1.0) == pytest.approx(top, rel=1e-5)
+    # leading axes of f are kept
+    both = rm.mp_integral(lambda s: np.stack([s**2, np.ones_like(s)]), A)
+    np.testing.assert_allclose(both, [max(A, 1.0), 1.0], rtol=1e-10)
+
+
+def test_mp_integral_vs_large_random_matrix():
+    # empirical average of f over the singular values of one 1500 x 3000 noise matrix (A = 1/2):
+    # linear statistics of the spectrum fluctuate by O(1/N), far below 1e-3
+    rng = np.random.default_rng(3)
+    n3, n1 = 1500, 3000
+    Z = rng.standard_normal((n3, n1)) / np.sqrt(n1)
+    s = np.sqrt(np.clip(np.linalg.eigvalsh(Z @ Z.T), 0, None))
+
+    def f(x):
+        return np.exp(-x) + x**4
+
+    assert np.mean(f(s)) == pytest.approx(rm.mp_integral(f, 0.5), rel=1e-3)
+    top = np.sort(s)[int(0.6 * n3):]  # the top 40 % of the modes
+    assert np.sum(f(top)) / n3 == pytest.approx(rm.mp_integral(f, 0.5, 0.6, 1.0), rel=2e-3)
+
+
+def test_mp_integral_refuses_bad_bounds():
+    with pytest.raises(ValueError):
+        rm.mp_integral(np.ones_like, 0.5, 0.8, 0.2)

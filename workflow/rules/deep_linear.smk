@@ -11,6 +11,8 @@ DEEP_LINEAR_FIGURES = [
     "fig5_transfer",
     "fig6_varying_p",
     "fig7_nongradient_optimum",
+    "fig8_random_labels",
+    "fig9_network_size",
 ]
 DL = config["deep_linear"]
 DL_DEPTHS = {str(d["hidden_layers"]): d for d in DL["dynamics"]["depths"]}
@@ -24,6 +26,8 @@ register_study(
         **{f"dynamics_h{h}": f"results/deep_linear/dynamics_h{h}.npz" for h in DL_DEPTHS},
         transfer="results/deep_linear/transfer.npz",
         varying_p="results/deep_linear/varying_p.npz",
+        random_labels="results/deep_linear/random_labels.npz",
+        network_size="results/deep_linear/network_size.npz",
     ),
     # what only the notebook reads; every other fact comes from the results files
     params={"modes": {"wave_times": DL["modes"]["wave_times"]}, "optimum": DL["optimum"]},
@@ -144,3 +148,49 @@ rule deep_linear_varying_p:
         device=DEVICE,
     script:
         "../scripts/deep_linear_varying_p.py"
+
+
+rule deep_linear_random_labels:
+    """Fig. 8: random students fit real and randomized targets (randomizing slows training)."""
+    output:
+        "results/deep_linear/random_labels.npz",
+    log:
+        log_path("deep_linear", "random_labels"),
+    benchmark:
+        benchmark_path("deep_linear", "random_labels")
+    conda:
+        CONDA_ENV
+    threads: MAX_THREADS
+    resources:
+        **GPU,
+        mem_mb=2000,
+        runtime=20,
+    params:
+        cfg=DL["random_labels"],
+        noise_std=DL["noise_std"],
+        device=DEVICE,
+    script:
+        "../scripts/deep_linear_random_labels.py"
+
+
+rule deep_linear_network_size:
+    """Fig. 9: optimally stopped test error of random students of several widths on the same tasks."""
+    output:
+        "results/deep_linear/network_size.npz",
+    log:
+        log_path("deep_linear", "network_size"),
+    benchmark:
+        benchmark_path("deep_linear", "network_size")
+    conda:
+        CONDA_ENV
+    threads: MAX_THREADS
+    resources:
+        **GPU,
+        mem_mb=2000,
+        runtime=30,
+    params:
+        cfg=DL["network_size"],
+        noise_std=DL["noise_std"],
+        device=DEVICE,
+    script:
+        "../scripts/deep_linear_network_size.py"

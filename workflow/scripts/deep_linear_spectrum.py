@@ -3,6 +3,8 @@
 Example spectrum (rank-3 teacher) and, for each aspect ratio A and teacher
 strength sbar, the top singular value shat and the overlap |uhat.u||vhat.v|
 of independent draws: the numbers the Benaych-Georges-Nadakuditi formulas predict.
+Below the threshold, extra teacher strengths sbar = f A^(1/4) (f in below_fractions)
+per aspect test that the overlap vanishes close to the threshold, not only far below it.
 """
 import numpy as np
 
@@ -34,6 +36,16 @@ for i, aspect in enumerate(aspects):
             overlap[i, j, k] = abs(t["Uhat"][:, 0] @ t["U"][:, 0]) * abs(t["Vhat"][:, 0] @ t["V"][:, 0])
     print(f"A = {aspect}: done")
 
+fractions = np.asarray(p.below_fractions, dtype=float)
+below_overlap = np.zeros((len(aspects), len(fractions), p.seeds))
+for i, aspect in enumerate(aspects):
+    n3 = int(round(aspect * n1))
+    for j, f in enumerate(fractions):
+        for k in range(p.seeds):
+            t = dl.make_task(n1, n3, [f * aspect**0.25 * noise_std], seed=[20_000 + i, j, k], noise_std=noise_std)
+            below_overlap[i, j, k] = abs(t["Uhat"][:, 0] @ t["U"][:, 0]) * abs(t["Vhat"][:, 0] @ t["V"][:, 0])
+
 save_npz(smk.output[0], example_shat=example_shat, example_sbar=np.asarray(ex["sbar"], float),
          example_n1=ex["n1"], example_aspect=ex["aspect"], sbar=sbar, aspects=aspects, n1=n1,
-         top_shat=top, overlap=overlap, noise_std=noise_std)
+         top_shat=top, overlap=overlap, noise_std=noise_std,
+         below_fractions=fractions, below_overlap=below_overlap)

@@ -3,7 +3,10 @@
 Task A (rank 1, strength sbar_a) is trained alone, and jointly with task B
 (rank 1, strength sbar_b, separate outputs, input alignment q = v_A.v_B) through
 a shared hidden layer. Task A's data and noise are the same in both runs of a
-seed. Random orthogonal initialisation with product scale eps.
+seed. Initialisation with product scale eps: `init: aligned` (the authors' protocol,
+the default) builds each network from the singular vectors of its own training data
+(Sigma31 = Yhat for one-hot inputs: task A's outputs alone, or both tasks' stacked),
+`init: random` uses random orthogonal matrices.
 
 Divergence is recorded per member: a joint run whose own member or whose task-A-alone partner
 diverged has no transfer (NaN), flagged in `diverged` (and `joint_diverged` / `alone_diverged`,
@@ -33,7 +36,12 @@ def min_test_a(tasks, n_out, init_seeds, label):
     """Train one member per task; return min over recorded steps of task A's test error (NaN for a
     member that diverged: its history stops at the blow-up), and per member whether and when it diverged."""
     arch = MLP((n1, n2, n_out), activation="linear")
-    params = init_params(arch, seeds=init_seeds, init_scale=np.sqrt(c["eps"]), scheme="orthogonal")
+    if c["init"] == "aligned":  # Yhat is n_out x n1 and Sigma31 = Yhat X^T = Yhat
+        svds = [np.linalg.svd(t["Yhat"], full_matrices=False) for t in tasks]
+        inits = [dl.aligned_init(u, vt.T, n2, c["eps"], n_layers=2) for u, _, vt in svds]
+        params = [torch.tensor(np.stack([w[k] for w in inits]), dtype=torch.float32) for k in range(2)]
+    else:
+        params = init_params(arch, seeds=init_seeds, init_scale=np.sqrt(c["eps"]), scheme="orthogonal")
     Y = torch.tensor(np.stack([t["Yhat"] for t in tasks]), dtype=torch.float32).transpose(1, 2)
     Wbar_a = torch.tensor(np.stack([t["Wbar_a"] for t in tasks]), dtype=torch.float32, device=dev)
 
@@ -71,6 +79,7 @@ sa, sb, q, seed = (np.array(x) for x in zip(*joint_rows))
 save_npz(smk.output[0], sbar_a=sa.astype(float), sbar_b=sb.astype(float), q=q.astype(float), seed=seed,
          transfer=transfer, joint_min=joint_min, alone_min=alone_min[partner],
          diverged=joint_div | alone_div[partner], joint_diverged=joint_div, joint_diverged_step=joint_step,
-         alone_diverged=alone_div[partner], alone_diverged_step=alone_step[partner], noise_var=noise_var)
+         alone_diverged=alone_div[partner], alone_diverged_step=alone_step[partner], noise_var=noise_var,
+         init=c["init"], eps=c["eps"])
 print(f"{len(alone_rows)} alone + {len(joint_rows)} joint members, {steps} steps, diverged: "
       f"{int(alone_div.sum())} alone, {int(joint_div.sum())} joint")

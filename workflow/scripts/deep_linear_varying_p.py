@@ -1,10 +1,14 @@
 """Rule deep_linear_varying_p (Fig. 6): training-aligned students trained on P >= N1 samples.
 
 Inputs satisfy X X^T = (P/N1) I, so GD runs (P/N1) times faster: the learning
-rate is lr * N1/P for stability. The data then map onto the P = N1 problem at
-SNR sbar sqrt(r) (r = P/N1) with time slowed by sqrt(r), so each P runs
-t_max * sqrt(r) / lr steps. At P/N1 = r the teacher strength is
-sbar = snr_eff / sqrt(r), so every P shares the effective SNR grid.
+rate is lr * N1/P for stability. With r = P/N1 the run maps exactly onto the P = N1
+problem at SNR sbar sqrt(r), time t / sqrt(r) AND initial scale eps sqrt(r)
+(`dl.varying_p_theory`). Every P starts from the same product scale eps (the same
+network initialisation for every data-set size, our reading of the protocol), so the
+mapped problem starts at eps sqrt(r): the notebook's theory for each P uses it. Each
+P runs t_max * sqrt(r) / lr steps (the mapped time window t_max), and at P/N1 = r
+the teacher strength is sbar = snr_eff / sqrt(r), so every P shares the effective
+SNR grid.
 """
 import numpy as np
 import torch
@@ -55,4 +59,4 @@ for r in c["p_ratio"]:
     print(f"P/N1 = {r}: {len(rows)} members, diverged: {int(result.diverged.sum())}")
 
 save_npz(smk.output[0], **{k: np.asarray(v) for k, v in out.items()}, n1=n1, n2=n2, n3=n3,
-         eps=c["eps"], t_max=c["t_max"], seeds=c["seeds"], noise_std=smk.params.noise_std)
+         eps=c["eps"], t_max=c["t_max"], lr=c["lr"], seeds=c["seeds"], noise_std=smk.params.noise_std)

@@ -44,7 +44,9 @@ from scipy.special import expit, log_expit
 # spdl.random_matrix, shared with other studies; re-exported here.
 from spdl.random_matrix import (
     detection_threshold,
+    mp_cdf,
     mp_density,
+    mp_integral,
     mp_quantiles,
     shat_to_sbar,
     spiked_overlap,
@@ -53,6 +55,7 @@ from spdl.random_matrix import (
 
 __all__ = [
     "detection_threshold",
+    "mp_cdf",
     "mp_density",
     "mp_quantiles",
     "spiked_shat",
@@ -62,6 +65,7 @@ __all__ = [
     "transition_time",
     "noise_spectrum",
     "theory_errors",
+    "varying_p_theory",
     "optimal_stopping",
     "nongradient_optimum",
     "nongradient_estimate",
@@ -316,26 +320,29 @@ def noise_spectrum(n1, n3, rank):
     return mp_quantiles(max(m, 0), n3 / n1)
 
 
-def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2):
+def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2, n_nodes=256):
     """Theoretical ``(train, test)`` errors of a training-aligned student.
 
-    Lampinen & Ganguli 2019, "Error curves", with the MP averages realised as sums over
-    the typical noise spectrum ``noise_spectrum(n1, n3, rank)`` (descending):
+    Lampinen & Ganguli 2019, "Error curves", with the Marchenko-Pastur averages taken by
+    quadrature of the MP density (``spdl.random_matrix.mp_integral``, ``n_nodes`` Gauss-Legendre
+    nodes), as the authors integrate it:
 
-    * the student has ``n2`` modes; it learns the teacher modes and the top
-      ``n_in = min(n2, min(n1, n3)) - rank`` noise modes ("in"); the remaining
-      noise modes ("out") are never learned.  If ``n2 < rank`` only the
-      ``n2`` teacher modes with largest ``shat`` are learned (the others keep
-      ``s = 0``).
-    * ``test = [sum_in s(t,shat_k)^2 + sum_a ((s_a - sbar_a)^2 + 2 s_a sbar_a (1 - O_a))] / sum_a sbar_a^2``
-    * ``train = [sum_out shat_k^2 + sum_in (s(t,shat_k) - shat_k)^2 + sum_a (s_a - shat_a)^2]
-      / (sum_a shat_a^2 + sum_all-noise shat_k^2)``
+    * there are ``m = min(n1, n3) - rank`` noise modes, distributed by the MP law at
+      ``A = n3/n1``; the student has ``n2`` modes: it learns the teacher modes and the top
+      ``n_in = min(n2, min(n1, n3)) - rank`` noise modes ("in", the top fraction ``n_in/m`` of
+      the law); the remaining noise modes ("out") are never learned. If ``n2 < rank`` only the
+      ``n2`` teacher modes with largest ``shat`` are learned (the others keep ``s = 0``).
+    * ``test = [m <s(t,shat)^2>_in + sum_a ((s_a - sbar_a)^2 + 2 s_a sbar_a (1 - O_a))] / sum_a sbar_a^2``
+    * ``train = [m <shat^2>_out + m <(s(t,shat) - shat)^2>_in + sum_a (s_a - shat_a)^2]
+      / (sum_a shat_a^2 + m <shat^2>)``
 
-    with ``shat_a = spiked_shat(sbar_a, A)``, ``O_a = spiked_overlap(sbar_a, A)``,
-    ``s_a = mode_trajectory(t, shat_a, eps, n_layers)`` and ``A = n3/n1``.
-    Inputs are one-hot with ``P = n1``; for ``P != n1`` pass the effective
-    SNR ``sbar * sqrt(P/n1)`` (Lampinen & Ganguli 2019, "Varying P").  Returns two arrays of
-    shape ``np.shape(t)``.
+    where ``<g>_in = int_{top n_in/m} g p``, ``<g>_out`` the rest, ``shat_a = spiked_shat(sbar_a, A)``,
+    ``O_a = spiked_overlap(sbar_a, A)``, ``s_a = mode_trajectory(t, shat_a, eps, n_layers)``.
+    Inputs are one-hot with ``P = n1``. For ``P = r n1`` whitened inputs (``X X^T = r I``, learning
+    rate lr/r) the dynamics map exactly onto ``P = n1`` at SNR ``sbar sqrt(r)``, time
+    ``t / sqrt(r)`` (one hidden layer) and initial scale ``eps sqrt(r)`` (see :func:`varying_p_theory`): pass all
+    three, the initial scale too (without it the predicted minimum at r = 8 moves by ~9 %).
+    Returns two arrays of shape ``np.shape(t)``.
     """
     t = np.asarray(t, dtype=float)
     sbar = np.atleast_1d(np.asarray(sbar, dtype=float))
@@ -346,9 +353,12 @@ def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2):
     m = min(int(n1), int(n3))
     if rank > m:
         raise ValueError("rank exceeds min(n1, n3)")
-    noise = noise_spectrum(n1, n3, rank)
+    n_noise = m - rank
     n_in = max(min(int(n2), m) - rank, 0)
-    sh_in, sh_out = noise[:n_in], noise[n_in:]
+    split = 1.0 - n_in / n_noise if n_noise else 1.0  # the "in" modes are the law's top n_in/m
+
+    def mp(g, lo, hi):
+        return n_noise * mp_integral(g, A, lo, hi, n_nodes=n_nodes) if n_noise else 0.0
 
     shat_a = spiked_shat(sbar, A)
     O_a = spiked_overlap(sbar, A)
@@ -357,19 +367,39 @@ def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2):
         learned = np.zeros(rank, dtype=bool)
         learned[np.argsort(-shat_a, kind="stable")[: int(n2)]] = True
         s_a = np.where(learned, s_a, 0.0)
-    s_in = mode_trajectory(t[..., None], sh_in, eps, n_layers)
 
-    test_num = np.sum(s_in**2, axis=-1) + np.sum(
+    def s_noise(sh):
+        return mode_trajectory(t[..., None], sh, eps, n_layers)
+
+    test_num = mp(lambda sh: s_noise(sh) ** 2, split, 1.0) + np.sum(
         (s_a - sbar) ** 2 + 2.0 * s_a * sbar * (1.0 - O_a), axis=-1
     )
     test = test_num / np.sum(sbar**2)
     train_num = (
-        np.sum(sh_out**2)
-        + np.sum((s_in - sh_in) ** 2, axis=-1)
+        mp(lambda sh: sh**2, 0.0, split)
+        + mp(lambda sh: (s_noise(sh) - sh) ** 2, split, 1.0)
         + np.sum((s_a - shat_a) ** 2, axis=-1)
     )
-    train = train_num / (np.sum(shat_a**2) + np.sum(noise**2))
+    train = train_num / (np.sum(shat_a**2) + mp(lambda sh: sh**2, 0.0, 1.0))
     return train, test
+
+
+def varying_p_theory(t, sbar, p_ratio, n1, n2, n3, eps, n_layers=2, n_nodes=256):
+    """``(train, test)`` of a TA student on ``P = p_ratio n1`` whitened inputs (Fig. 6).
+
+    With ``X X^T = r I`` and learning rate ``lr / r`` the gradient flow of ``W`` targets
+    ``Wbar + Z'`` with noise of variance ``1/(r n1)``; in units ``W'' = sqrt(r) W`` this is the
+    ``P = n1`` problem at SNR ``sbar sqrt(r)``, initial scale ``eps sqrt(r)`` and time
+    ``t / r^(1 - 1/D)`` (the mode ODE ``ds/dt = D s^(2-2/D) (shat - s)`` picks up that factor;
+    ``t / sqrt(r)`` for one hidden layer); errors are normalised by the teacher, so they do not
+    change. ``t`` is the time of the P-sample run in units of ``tau = 1/lr``. (Derived; checked
+    by GD in the tests.)
+    """
+    r = float(p_ratio)
+    sbar = np.atleast_1d(np.asarray(sbar, dtype=float))
+    t_mapped = np.asarray(t, dtype=float) / r ** (1.0 - 1.0 / int(n_layers))
+    return theory_errors(t_mapped, sbar * np.sqrt(r), n1, n2, n3,
+                         eps * np.sqrt(r), n_layers=n_layers, n_nodes=n_nodes)
 
 
 def optimal_stopping(t, test):

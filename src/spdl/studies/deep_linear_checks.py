@@ -81,4 +81,26 @@ def check_config(section: dict) -> list[str]:
         msgs.append(f"{S}.varying_p.seeds: {vp['seeds']} (the collapse test needs a seed variance: >= 2)")
 
     _grid(msgs, "optimum.snr", section["optimum"]["snr"])
+
+    rl = section["random_labels"]
+    _steps(msgs, "random_labels", rl["t_max"], rl["lr"])
+    if len(rl["sbar"]) > min(rl["n1"], rl["n3"]):
+        msgs.append(f"{S}.random_labels.sbar: {len(rl['sbar'])} teacher modes exceed min(n1, n3) = "
+                    f"{min(rl['n1'], rl['n3'])}")
+    if rl["n3"] > rl["n1"]:
+        msgs.append(f"{S}.random_labels.n3: {rl['n3']} exceeds n1={rl['n1']} (the randomized spectrum's theory "
+                    "uses the aspect ratio n3/n1 <= 1)")
+    if max(rl["sbar"]) * rl["lr"] > 0.05:
+        msgs.append(f"{S}.random_labels.lr: {rl['lr']} x the largest sbar {max(rl['sbar'])} exceeds 0.05 "
+                    "(GD on the strongest mode would be inaccurate or unstable)")
+
+    ns = section["network_size"]
+    _steps(msgs, "network_size", ns["t_max"], ns["lr"])
+    full = min(ns["n1"], ns["n3"])
+    if max(ns["widths"]) > full:
+        msgs.append(f"{S}.network_size.widths: {max(ns['widths'])} exceeds full rank min(n1, n3) = {full}")
+    for i, sbar in enumerate(ns["teachers"]):
+        if sum(w >= len(sbar) for w in ns["widths"]) < 2:
+            msgs.append(f"{S}.network_size.teachers.{i}: rank {len(sbar)} leaves fewer than 2 widths >= the rank "
+                        "(widths below a teacher's rank are not compared)")
     return msgs

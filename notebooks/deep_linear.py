@@ -465,10 +465,10 @@ vp_all, vp = vp, vp[~vp_div]  # minima of the members that did not diverge (a di
 vc = dict(n1=int(vp_npz["n1"]), n2=int(vp_npz["n2"]), n3=int(vp_npz["n3"]), eps=float(vp_npz["eps"]),
           t_max=float(vp_npz["t_max"]), seeds=int(vp_npz["seeds"]), p_ratio=sorted(vp_all.p_ratio.unique()),
           effective_snr=sorted(vp_all.effective_snr.unique()))
+v_stats = vp.groupby(["p_ratio", "effective_snr"])[["min_test", "late_test"]].agg(["mean", "sem"])
+v_stats.columns = ["mean", "sem", "late_mean", "late_sem"]
 vagg = (vp_all.groupby(["p_ratio", "effective_snr"]).agg(n=("min_test", "size"), n_diverged=("diverged", "sum"))
-        .join(vp.groupby(["p_ratio", "effective_snr"])[["min_test", "late_test"]].agg(["mean", "sem"]))
-        .reset_index())
-vagg.columns = ["p_ratio", "effective_snr", "n", "n_diverged", "mean", "sem", "late_mean", "late_sem"]
+        .join(v_stats).reset_index())
 snr_th = np.linspace(min(vc["effective_snr"]), max(vc["effective_snr"]), 60)
 
 

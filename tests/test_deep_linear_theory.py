@@ -285,6 +285,65 @@ def test_varying_p_mapping_vs_gradient_descent():
                                dl.theory_errors(tt / 2, [3.0], n1, n2, n3, 2 * eps), rtol=1e-12)
 
 
+def _gd_two_layer(task, n2, eps, lr, steps, record):
+    """Plain full-batch GD of a TA two-layer student; test errors at the steps in ``record``."""
+    X, Y = task["X"], task["Yhat"]
+    W1, W2 = dl.aligned_init(task["Uhat"], task["Vhat"], n2, eps)
+    W0, errs = W2 @ W1, []
+    for i in range(steps + 1):
+        if i in record:
+            errs.append(dl.test_error(W2 @ W1, task["Wbar"]))
+        R = W2 @ W1 @ X - Y
+        W1, W2 = W1 - lr * (W2.T @ R @ X.T), W2 - lr * (R @ X.T @ W1.T)
+    return np.array(errs), W0, W2 @ W1
+
+
+def test_varying_p_below_n1_frozen_subspace_vs_gradient_descent():
+    # P = r N1 < N1 one-hot inputs, learning rate lr / r: the unseen columns keep their initial weights
+    # exactly, the seen block's modes follow the n1' = P mode ODE at time t / sqrt(r), start eps / sqrt(r),
+    # scaled by sqrt(r), and the mean test error over seeds follows dl.varying_p_theory
+    n1, n2, n3, eps, lr, r = 40, 20, 20, 1e-3, 5e-3, 0.5
+    P, steps = int(r * n1), 2400
+    record = list(range(0, steps + 1, 200))
+    curves = []
+    for seed in range(8):
+        task = dl.make_task(n1, n3, [2.0], seed=seed, n_samples=P)
+        errs, W0, W = _gd_two_layer(task, n2, eps, lr / r, steps, set(record))
+        curves.append(errs)
+        np.testing.assert_array_equal(W[:, P:], W0[:, P:])  # frozen subspace: no gradient ever reaches it
+        if seed == 0:
+            sh = task["shat"][:P]  # the P non-zero singular values of Sigma31 (the seen block)
+            s_th = np.sqrt(r) * dl.mode_trajectory(steps * lr / np.sqrt(r), sh / np.sqrt(r), eps / np.sqrt(r))
+            s_gd = np.linalg.svd(W[:, :P], compute_uv=False)
+            # forward Euler, mapped step lr / sqrt(r) on modes <= ~3: time error ~2 %
+            np.testing.assert_allclose(np.sort(s_gd), np.sort(s_th), rtol=0.03, atol=1e-6)
+    t = np.array(record) * lr
+    th = dl.varying_p_theory(t, [2.0], r, n1, n2, n3, eps)[1]
+    mean = np.mean(curves, axis=0)
+    # optimally stopped error: the frozen teacher fraction 1 - ||v_P||^2 fluctuates by ~0.1 per seed
+    # (Beta law), 8 seeds -> s.e. 0.04 on a minimum of ~0.76
+    assert mean.min() == pytest.approx(th.min(), rel=0.08)
+    # late time: at n1' = P = 20 the theory's MP average overshoots the fitted noise by ~6-10 %, as it
+    # does at P = N1 with the same sizes (finite size, not the frozen subspace)
+    assert mean[-1] == pytest.approx(th[-1], rel=0.15)
+    # at t = 0 the student (scale eps) leaves the whole teacher unlearned: error 1 - O(eps / sbar)
+    assert th[0] == pytest.approx(1.0, abs=1e-3) and mean[0] == pytest.approx(1.0, abs=1e-3)
+    # at a fixed teacher, optimal stopping is monotone in P while the late-time error peaks at P = N1
+    mins, lates = [], []
+    for rr in (0.25, 0.5, 0.75, 1.0, 2.0, 4.0):
+        tt = np.linspace(0, 12 * np.sqrt(rr), 400)
+        te = dl.varying_p_theory(tt, [2.0], rr, n1, n2, n3, eps)[1]
+        mins.append(te.min())
+        lates.append(te[-1])
+    assert np.all(np.diff(mins) < 0)
+    assert int(np.argmax(lates)) == 3
+
+
+def test_varying_p_below_n1_rejects_fractional_sample_counts():
+    with pytest.raises(ValueError, match="integer"):
+        dl.varying_p_theory([1.0], [2.0], 0.33, 40, 20, 20, 1e-3)
+
+
 def test_optimal_stopping_first_minimum():
     t = np.arange(6.0)
     curve = np.array([3.0, 1.0, 2.0, 1.0, 4.0, 5.0])

@@ -128,7 +128,7 @@ rule deep_linear_transfer:
 
 
 rule deep_linear_varying_p:
-    """Fig. 6: training-aligned students with P samples, P >= N1."""
+    """Fig. 6: training-aligned students with P samples, above N1 (whitened) and below (frozen subspace)."""
     output:
         "results/deep_linear/varying_p.npz",
     log:

@@ -1,14 +1,21 @@
-"""Rule deep_linear_varying_p (Fig. 6): training-aligned students trained on P >= N1 samples.
+"""Rule deep_linear_varying_p (Fig. 6): training-aligned students trained on P = r N1 samples.
 
-Inputs satisfy X X^T = (P/N1) I, so GD runs (P/N1) times faster: the learning
-rate is lr * N1/P for stability. With r = P/N1 the run maps exactly onto the P = N1
-problem at SNR sbar sqrt(r), time t / sqrt(r) AND initial scale eps sqrt(r)
-(`dl.varying_p_theory`). Every P starts from the same product scale eps (the same
-network initialisation for every data-set size, our reading of the protocol), so the
-mapped problem starts at eps sqrt(r): the notebook's theory for each P uses it. Each
-P runs t_max * sqrt(r) / lr steps (the mapped time window t_max), and at P/N1 = r
-the teacher strength is sbar = snr_eff / sqrt(r), so every P shares the effective
-SNR grid.
+r >= 1: inputs satisfy X X^T = r I, so GD runs r times faster: the learning rate is
+lr * N1/P for stability. The run maps exactly onto the P = N1 problem at SNR sbar sqrt(r),
+time t / sqrt(r) AND initial scale eps sqrt(r) (`dl.varying_p_theory`). Every P starts
+from the same product scale eps (the same network initialisation for every data-set size,
+our reading of the protocol), so the mapped problem starts at eps sqrt(r): the notebook's
+theory for each P uses it. At P/N1 = r the teacher strength is sbar = snr_eff / sqrt(r), so
+every P shares the effective SNR grid.
+
+r < 1: one-hot inputs on P of the N1 directions (a frozen subspace of N1 - P directions the
+data never reach), the same learning-rate rule lr * N1/P; the seen block maps onto the
+n1' = P problem at the same SNR sbar, time t / sqrt(r), initial scale eps / sqrt(r)
+(`dl.varying_p_theory`), so here the effective SNR is sbar itself: sbar = snr_eff.
+
+Each P runs t_max * sqrt(r) / lr steps (the mapped time window t_max). Stored per member:
+the optimally stopped test error (min over the window) and the late-time test error (the
+last record, mapped time t_max).
 """
 import numpy as np
 import torch
@@ -27,12 +34,14 @@ c = smk.params.cfg
 n1, n2, n3 = c["n1"], c["n2"], c["n3"]
 arch = MLP((n1, n2, n3), activation="linear")
 
-out = {"p_ratio": [], "effective_snr": [], "seed": [], "min_test": [], "diverged": [], "diverged_step": []}
+out = {"p_ratio": [], "effective_snr": [], "sbar": [], "seed": [], "min_test": [], "late_test": [], "diverged": [],
+       "diverged_step": []}
 for r in c["p_ratio"]:
     steps = int(round(c["t_max"] * np.sqrt(r) / c["lr"]))
     rows = [(snr, seed) for snr in c["effective_snr"] for seed in range(c["seeds"])]
-    tasks = [dl.make_task(n1, n3, [snr / np.sqrt(r)], seed=1000 * r + 100 * i + seed,
-                          noise_std=smk.params.noise_std, n_samples=r * n1)
+    teacher = {snr: snr / np.sqrt(max(r, 1)) for snr in c["effective_snr"]}  # effective SNR sbar sqrt(max(r, 1))
+    tasks = [dl.make_task(n1, n3, [teacher[snr]], seed=int(round(1000 * r)) + 100 * i + seed,
+                          noise_std=smk.params.noise_std, n_samples=int(round(r * n1)))
              for i, (snr, seed) in enumerate(rows)]
     inits = [dl.aligned_init(t["Uhat"], t["Vhat"], n2, c["eps"], n_layers=2) for t in tasks]
     params = [torch.tensor(np.stack([w[k] for w in inits]), dtype=torch.float32) for k in range(2)]
@@ -50,10 +59,12 @@ for r in c["p_ratio"]:
                    checkpoint_every=max(1, steps // 20), device=dev)
     out["p_ratio"] += [r] * len(rows)
     out["effective_snr"] += [snr for snr, _ in rows]
+    out["sbar"] += [teacher[snr] for snr, _ in rows]
     out["seed"] += [seed for _, seed in rows]
     # a diverged member has no minimum: its history is NaN from the blow-up on, and what came before is not
     # the minimum of a finished run
     out["min_test"] += list(np.where(result.diverged, np.nan, np.nanmin(result.history["test"], axis=0)))
+    out["late_test"] += list(np.where(result.diverged, np.nan, result.history["test"][-1]))
     out["diverged"] += list(result.diverged)
     out["diverged_step"] += list(result.diverged_step)
     print(f"P/N1 = {r}: {len(rows)} members, diverged: {int(result.diverged.sum())}")

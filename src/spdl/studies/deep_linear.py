@@ -385,21 +385,46 @@ def theory_errors(t, sbar, n1, n2, n3, eps, n_layers=2, n_nodes=256):
 
 
 def varying_p_theory(t, sbar, p_ratio, n1, n2, n3, eps, n_layers=2, n_nodes=256):
-    """``(train, test)`` of a TA student on ``P = p_ratio n1`` whitened inputs (Fig. 6).
+    """``(train, test)`` of a TA student on ``P = p_ratio n1`` samples (Fig. 6).
 
-    With ``X X^T = r I`` and learning rate ``lr / r`` the gradient flow of ``W`` targets
-    ``Wbar + Z'`` with noise of variance ``1/(r n1)``; in units ``W'' = sqrt(r) W`` this is the
-    ``P = n1`` problem at SNR ``sbar sqrt(r)``, initial scale ``eps sqrt(r)`` and time
-    ``t / r^(1 - 1/D)`` (the mode ODE ``ds/dt = D s^(2-2/D) (shat - s)`` picks up that factor;
-    ``t / sqrt(r)`` for one hidden layer); errors are normalised by the teacher, so they do not
-    change. ``t`` is the time of the P-sample run in units of ``tau = 1/lr``. (Derived; checked
-    by GD in the tests.)
+    ``r = p_ratio >= 1`` (whitened inputs ``X X^T = r I``, learning rate ``lr / r``): the gradient
+    flow of ``W`` targets ``Wbar + Z'`` with noise of variance ``1/(r n1)``; in units
+    ``W'' = sqrt(r) W`` this is the ``P = n1`` problem at SNR ``sbar sqrt(r)``, initial scale
+    ``eps sqrt(r)`` and time ``t / r^(1 - 1/D)`` (the mode ODE ``ds/dt = D s^(2-2/D) (shat - s)``
+    picks up that factor; ``t / sqrt(r)`` for one hidden layer); errors are normalised by the
+    teacher, so they do not change.
+
+    ``r < 1`` (one-hot inputs on ``P`` of the ``n1`` directions, the same rule ``lr / r`` for the
+    learning rate): only the seen block ``W[:, :P]`` moves. Its target ``Wbar[:, :P] + Z_P`` is, in
+    units ``W' = W / sqrt(r)``, the ``n1' = P`` problem (noise variance ``1/P``, aspect
+    ``n3 / P``) at the same SNR ``sbar`` (a Haar input direction keeps a fraction ``r`` of its
+    norm in the seen block, in expectation), initial scale ``eps / sqrt(r)`` and time
+    ``t r^(-1/D)`` (``t / sqrt(r)`` again for one hidden layer). The ``n1 - P`` unseen
+    directions form a frozen subspace: gradients never reach them, so the student keeps its
+    initial weights there (the ``k - P`` TA modes, ``k = min(n1, n2, n3)``, whose singular vectors
+    lie there stay at ``eps``), never learns the teacher's part there (a fraction ``1 - r`` of
+    ``sum sbar^2``) and fits no noise there. Hence
+    ``test = r test' + (1 - r) + max(k - P, 0) eps^2 / sum sbar^2`` (the cross term of the frozen
+    init with the unseen teacher averages to zero) and ``train = train'`` (the training data live
+    in the seen block). ``t`` is the time of the ``P``-sample run in units of ``tau = 1/lr``.
+    (Derived; both branches checked by GD in the tests.)
     """
     r = float(p_ratio)
+    D = int(n_layers)
     sbar = np.atleast_1d(np.asarray(sbar, dtype=float))
-    t_mapped = np.asarray(t, dtype=float) / r ** (1.0 - 1.0 / int(n_layers))
-    return theory_errors(t_mapped, sbar * np.sqrt(r), n1, n2, n3,
-                         eps * np.sqrt(r), n_layers=n_layers, n_nodes=n_nodes)
+    t = np.asarray(t, dtype=float)
+    if r >= 1.0:
+        return theory_errors(t / r ** (1.0 - 1.0 / D), sbar * np.sqrt(r), n1, n2, n3,
+                             eps * np.sqrt(r), n_layers=D, n_nodes=n_nodes)
+    P = int(round(r * n1))
+    if P < 1 or abs(P - r * n1) > 1e-9 * n1:
+        raise ValueError(f"p_ratio * n1 = {r * n1} must be a positive integer")
+    if sbar.size > min(P, int(n3)):
+        raise ValueError("rank exceeds min(P, n3): the seen block cannot hold the teacher's modes")
+    train, test_seen = theory_errors(t * r ** (-1.0 / D), sbar, P, n2, n3, eps / np.sqrt(r),
+                                     n_layers=D, n_nodes=n_nodes)
+    n_frozen = max(min(int(n1), int(n2), int(n3)) - P, 0)
+    return train, r * test_seen + (1.0 - r) + n_frozen * eps**2 / np.sum(sbar**2)
 
 
 def optimal_stopping(t, test):

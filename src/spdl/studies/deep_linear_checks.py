@@ -79,6 +79,16 @@ def check_config(section: dict) -> list[str]:
     _steps(msgs, "varying_p", vp["t_max"], vp["lr"])
     if vp["seeds"] < 2:
         msgs.append(f"{S}.varying_p.seeds: {vp['seeds']} (the collapse test needs a seed variance: >= 2)")
+    for r in vp["p_ratio"]:
+        if abs(r * vp["n1"] - round(r * vp["n1"])) > 1e-9 * vp["n1"]:
+            msgs.append(f"{S}.varying_p.p_ratio: {r} x n1={vp['n1']} is not a whole number of samples")
+    if sum(r >= 1 for r in vp["p_ratio"]) < 2:
+        msgs.append(f"{S}.varying_p.p_ratio: needs at least 2 values >= 1 (the collapse on sbar sqrt(P/N1)), "
+                    f"has {vp['p_ratio']}")
+    if not (1 in vp["p_ratio"] and 4 in vp["p_ratio"] and min(vp["p_ratio"]) < 1
+            and {2.0, 4.0} <= set(map(float, vp["effective_snr"]))):
+        msgs.append(f"{S}.varying_p.p_ratio: the claims below N1 follow the teacher sbar = 2 through P/N1 < 1, 1 "
+                    "and 4: needs p_ratio with 1, 4 and a value < 1, and effective_snr with 2 and 4")
 
     _grid(msgs, "optimum.snr", section["optimum"]["snr"])
 

@@ -124,12 +124,13 @@ def cluster_run(root, tmp_path_factory):
 def test_study_artifacts_from_slurm_jobs(cluster_run):
     work, log = cluster_run
     jobs = re.findall(r"submitted with SLURM jobid (\d+)", log)
-    assert len(jobs) == 7, log[-3000:]  # modes, spectrum, dynamics h1 + h3, transfer, varying_p, notebook
+    # modes, spectrum, dynamics h1 + h3, transfer, varying_p, random_labels, network_size, notebook
+    assert len(jobs) == 9, log[-3000:]
     assert (work / f"results/notebooks/{STUDY}.html").stat().st_size > 0
     claims = json.loads((work / f"results/claims/{STUDY}.json").read_text())
     assert claims, "the notebook wrote no claims"
     figures = sorted((work / "results/figures" / STUDY).glob("*.png"))
-    assert len(figures) == 7
+    assert len(figures) == 9
     for png in figures:
         for ext in ("png", "pdf", "csv"):
             assert png.with_suffix(f".{ext}").stat().st_size > 0, png.with_suffix(f".{ext}")

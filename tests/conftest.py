@@ -1,9 +1,19 @@
+import shutil
 from pathlib import Path
 
 import pytest
 from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
+PROJECT = ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src")
+
+
+def copy_project(dest: Path) -> Path:
+    """What a snakemake run of the project needs, copied into ``dest`` (tests run there, not in the checkout)."""
+    for name in PROJECT:
+        src = ROOT / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+    return dest
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ with a learning rate too large for some members, then check the results files, t
 claims (and the scorecard built from them).
 """
 import json
-import shutil
 import subprocess
 import sys
 
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import copy_project
 
 import torch
 
@@ -22,14 +22,6 @@ from spdl.models import MLP, init_params
 from spdl.studies import activity_weight_duality as awd
 from spdl.studies import deep_linear as dl
 
-PROJECT = ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src")
-
-
-def copy_project(root, dest):
-    for name in PROJECT:
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
-    return dest
 
 
 def run_study(work, study, config: dict):
@@ -93,7 +85,7 @@ DEEP_LINEAR_TINY = {
 
 @pytest.mark.slow  # reason: a snakemake run of the whole study (about a minute on 2 cores)
 def test_deep_linear_diverged_members_are_outcomes(root, tmp_path):
-    work = copy_project(root, tmp_path)
+    work = copy_project(tmp_path)
     claims = run_study(work, "deep_linear", DEEP_LINEAR_TINY)
     res = {n: np.load(work / f"results/deep_linear/{n}.npz")
            for n in ("modes", "dynamics_h1", "dynamics_h3", "transfer", "varying_p")}
@@ -156,7 +148,7 @@ MISLABELED_TINY = {
 
 @pytest.mark.slow  # reason: a snakemake run of the whole study, data preparation included (about a minute)
 def test_mislabeled_phases_diverged_runs_and_missing_phases_are_outcomes(root, tmp_path):
-    work = copy_project(root, tmp_path)
+    work = copy_project(tmp_path)
     claims = run_study(work, "mislabeled_phases", MISLABELED_TINY)
     out = work / "results/mislabeled_phases"
     S = MISLABELED_TINY["mislabeled_phases"]["seeds"]
@@ -264,7 +256,7 @@ AWD_TINY = {
 
 @pytest.mark.slow  # reason: a snakemake run of the whole study, data preparation included (under a minute)
 def test_activity_weight_duality_diverged_networks_are_outcomes(root, tmp_path):
-    work = copy_project(root, tmp_path)
+    work = copy_project(tmp_path)
     claims = run_study(work, "activity_weight_duality", AWD_TINY)
     out = work / "results/activity_weight_duality"
     jobs = [np.load(f) for f in sorted(out.glob("job_*.npz"))]
@@ -349,7 +341,7 @@ SNF_TINY = {
 
 @pytest.mark.slow  # reason: a snakemake run of the whole study, data preparation included (about a minute)
 def test_sgd_noise_flatness_diverged_members_and_replicas_are_outcomes(root, tmp_path):
-    work = copy_project(root, tmp_path)
+    work = copy_project(tmp_path)
     claims = run_study(work, "sgd_noise_flatness", SNF_TINY)
     out = work / "results/sgd_noise_flatness"
     windows = [np.load(f) for f in sorted(out.glob("sgd_b*.npz"))]

@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 import yaml
+from conftest import copy_project
 
 pytestmark = pytest.mark.slow
 QUICK = ["--configfile=config/quick.yaml"]  # "=": the option takes one file, targets may follow
@@ -31,10 +32,7 @@ def snakemake(cwd, *args, check=True):
 
 @pytest.fixture(scope="module")
 def project(root, tmp_path_factory):
-    work = tmp_path_factory.mktemp("pipeline")
-    for name in ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    work = copy_project(tmp_path_factory.mktemp("pipeline"))
     snakemake(work)
     return work
 

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import copy_project
 
 # Below quick scale: every job finishes in seconds, one thread each so that two jobs
 # share the 2-core CI node. max_threads=1 also makes the local and Slurm runs identical.
@@ -83,10 +84,8 @@ def snakemake(cwd, *args, slurm=True, check=True):
     return run
 
 
-def copy_project(root, dest):
-    for name in ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dest / name)
+def copy_project_for_slurm(dest):
+    copy_project(dest)
     (dest / "config/slurm_ci.yaml").write_text(SLURM_CI)
     return dest
 
@@ -113,7 +112,7 @@ def squeue(*args):
 @pytest.fixture(scope="module")
 def cluster_run(root, tmp_path_factory):
     """The study run through Slurm; returns the project and Snakemake's output."""
-    work = copy_project(root, tmp_path_factory.mktemp("slurm"))
+    work = copy_project_for_slurm(tmp_path_factory.mktemp("slurm"))
     start = time.time()
     run = snakemake(work, STUDY)
     log = run.stdout + run.stderr
@@ -171,7 +170,7 @@ def test_cancelled_training_job_resumes_to_identical_result(cluster_run, root, t
     work, _ = cluster_run
     uninterrupted_slurm = dict(np.load(work / SWEEP))
     # reference: the same sweep run locally, uninterrupted
-    local = copy_project(root, tmp_path)
+    local = copy_project_for_slurm(tmp_path)
     snakemake(local, SWEEP, slurm=False)
     reference = dict(np.load(local / SWEEP))
     assert _same(reference, uninterrupted_slurm)

@@ -1,7 +1,6 @@
 """Broken files in the studies deep_linear, mislabeled_phases, activity_weight_duality, sgd_noise_flatness:
 an unreadable or foreign checkpoint is moved aside with a warning naming it and training restarts (same
 result as a fresh run); a truncated results file stops the rule that reads it, naming the file."""
-import shutil
 import subprocess
 import sys
 import warnings
@@ -10,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import copy_project
 
 from spdl.checkpoint import CheckpointWarning
 from spdl.models import MLP, init_params
@@ -72,10 +72,7 @@ def smk(work, *args):
 @pytest.fixture(scope="module")
 def deep_linear_run(root, tmp_path_factory):
     """The deep_linear study at a tiny config, run once in a copy of the project."""
-    work = tmp_path_factory.mktemp("deep_linear_faults")
-    for name in ("Snakefile", "environment.yml", "config", "workflow", "notebooks", "src"):
-        src = root / name
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
+    work = copy_project(tmp_path_factory.mktemp("deep_linear_faults"))
     (work / "tiny.yaml").write_text(yaml.safe_dump(TINY))
     run = smk(work, "deep_linear")
     assert run.returncode == 0, run.stderr[-5000:]

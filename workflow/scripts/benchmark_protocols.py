@@ -30,7 +30,7 @@ import torch
 from spdl.benchmark import cpu_name, matmul_peak, matmul_peak_cpu, stopwatch
 from spdl.datasets import load
 from spdl.device import resolve_device
-from spdl.engine import SGD, OneHotLinearGD, set_threads, train
+from spdl.engine import SGD, LinearGD, set_threads, train
 from spdl.io import atomic_path, write_json
 from spdl.models import MLP, init_params
 from spdl.studies import activity_weight_duality as awd
@@ -74,7 +74,7 @@ def activity_weight(cfg, data, device):
 
 def deep_linear(cfg, device, closed_form=False):
     """Fig. 3: rank-1 teachers, seeds x SNRs random orthogonal students in one ensemble, full batch.
-    closed_form: the update rule OneHotLinearGD (closed-form gradients; equal to SGD up to rounding)."""
+    closed_form: the update rule LinearGD (closed-form gradients; equal to SGD up to rounding)."""
     times = {}
     with stopwatch(times, "setup", device):
         n1, n2, n3 = cfg["n1"], cfg["n2"], cfg["n3"]
@@ -95,7 +95,7 @@ def deep_linear(cfg, device, closed_form=False):
     with stopwatch(times, "training", device):
         res = train(arch, params, torch.eye(n1), Yhat.transpose(1, 2), steps=steps, lr=cfg["lr"], loss="mse_sum",
                     record_at=record, metrics=errors, device=device,
-                    update=OneHotLinearGD() if closed_form else SGD())
+                    update=LinearGD() if closed_form else SGD())
     # the work that one-hot inputs leave: W2 W1 and the two gradient products (the product with X = I is no work)
     flops = 6 * n1 * n2 * n3 * steps * E + 4 * n1 * n2 * n3 * E * len(record)
     test = res.history["test"]

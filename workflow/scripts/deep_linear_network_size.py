@@ -10,7 +10,7 @@ import torch
 
 from spdl.studies import deep_linear as dl
 from spdl.device import resolve_device
-from spdl.engine import train
+from spdl.engine import LinearGD, train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
 from spdl.models import MLP, init_params
@@ -43,7 +43,7 @@ for n2 in c["widths"]:
     result = train(arch, params, torch.eye(n1), Y, steps=steps, lr=c["lr"], loss="mse_sum",
                    record_at=record_schedule(steps, c["n_records"]), metrics=test, progress=log,
                    checkpoint=f"results/checkpoints/deep_linear/network_size_{n2}.pt",
-                   checkpoint_every=max(1, steps // 20), device=dev)
+                   checkpoint_every=max(1, steps // 20), device=dev, update=LinearGD())
     mins, _ = dl.member_minima(result.steps * c["lr"], result.history["test"], result.diverged)
     out["width"] += [n2] * len(rows)
     out["teacher"] += [i for i, _ in rows]

@@ -12,7 +12,7 @@ import torch
 
 from spdl.studies import deep_linear as dl
 from spdl.device import resolve_device
-from spdl.engine import train
+from spdl.engine import LinearGD, train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
 from spdl.models import MLP, init_params
@@ -48,7 +48,7 @@ def train_err(params, step):
 result = train(arch, params, torch.eye(n1), Y.transpose(1, 2), steps=steps, lr=c["lr"], loss="mse_sum",
                record_at=record_schedule(steps, c["n_records"]), metrics=train_err, progress=log,
                checkpoint="results/checkpoints/deep_linear/random_labels.pt",
-               checkpoint_every=max(1, steps // 20), device=dev)
+               checkpoint_every=max(1, steps // 20), device=dev, update=LinearGD())
 kind, seed = (np.array(x) for x in zip(*rows))
 spectra = np.stack([np.linalg.svd(y, compute_uv=False) for y in targets])  # (E, min(n1, n3)), descending
 save_npz(smk.output[0], t=result.steps * c["lr"], train=result.history["train"], kind=kind, seed=seed,

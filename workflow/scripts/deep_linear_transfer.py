@@ -17,7 +17,7 @@ import torch
 
 from spdl.studies import deep_linear as dl
 from spdl.device import resolve_device
-from spdl.engine import train
+from spdl.engine import LinearGD, train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
 from spdl.models import MLP, init_params
@@ -52,7 +52,7 @@ def min_test_a(tasks, n_out, init_seeds, label):
     result = train(arch, params, torch.eye(n1), Y, steps=steps, lr=c["lr"], loss="mse_sum",
                    record_at=record, metrics=test_a, progress=log,
                    checkpoint=f"results/checkpoints/deep_linear/transfer_{label}.pt",
-                   checkpoint_every=max(1, steps // 20), device=dev)
+                   checkpoint_every=max(1, steps // 20), device=dev, update=LinearGD())
     mins = np.where(result.diverged, np.nan, np.nanmin(result.history["test_a"], axis=0))
     return mins, result.diverged, result.diverged_step
 

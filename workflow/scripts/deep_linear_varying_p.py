@@ -22,7 +22,7 @@ import torch
 
 from spdl.studies import deep_linear as dl
 from spdl.device import resolve_device
-from spdl.engine import train
+from spdl.engine import LinearGD, train
 from spdl.io import save_npz
 from spdl.jobs import record_schedule, start_job
 from spdl.models import MLP
@@ -56,7 +56,7 @@ for r in c["p_ratio"]:
     result = train(arch, params, X, Y, steps=steps, lr=c["lr"] / r, loss="mse_sum",
                    record_at=record_schedule(steps, 120), metrics=test, progress=log,
                    checkpoint=f"results/checkpoints/deep_linear/varying_p_r{r}.pt",
-                   checkpoint_every=max(1, steps // 20), device=dev)
+                   checkpoint_every=max(1, steps // 20), device=dev, update=LinearGD())
     out["p_ratio"] += [r] * len(rows)
     out["effective_snr"] += [snr for snr, _ in rows]
     out["sbar"] += [teacher[snr] for snr, _ in rows]

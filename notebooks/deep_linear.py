@@ -17,9 +17,10 @@
 # Lampinen & Ganguli, *An analytic theory of generalization dynamics and transfer
 # learning in deep linear networks*, ICLR 2019; mode dynamics from Saxe, McClelland &
 # Ganguli, ICLR 2014. Every curve labelled *theory* comes from the closed forms in
-# `spdl.deep_linear`; every marker comes from networks trained by gradient descent
-# (`spdl.engine`) in the rules `deep_linear_*`. This notebook only loads, plots and
-# checks claims.
+# `spdl.deep_linear`; every marker comes from networks trained by full-batch gradient
+# descent (`spdl.engine.LinearGD`: the gradients from the data's second moments, equal to
+# plain backpropagation up to rounding) in the rules `deep_linear_*`. This notebook only
+# loads, plots and checks claims.
 #
 # Conventions (our choices where the paper is silent): loss $\frac12\|WX-\hat Y\|_F^2$,
 # $\tau = 1/\mathrm{lr}$, time in units of $\tau$; noise entries of variance

@@ -6,7 +6,8 @@
     hidden-layer Hessian analysis of every network (spdl.studies.activity_weight_duality).
 (b) Deep linear networks, Fig. 3 of Lampinen & Ganguli (ICLR 2019, arXiv:1809.10374): seeds x SNRs
     students N1-N2-N3 on one-hot inputs, full-batch gradient descent for `epochs` epochs with the
-    train and test errors recorded every `record_every` epochs (spdl.studies.deep_linear).
+    train and test errors recorded every `record_every` epochs (spdl.studies.deep_linear), with the
+    study's rule spdl.engine.LinearGD (and, with `backprop`, the engine's generic SGD for comparison).
 
 Writes wall and CPU seconds per part (training, analysis, start-up), networks per second and the
 fraction of the measured float32 matmul peak as JSON and as a TSV table (one row per part). FLOPs:
@@ -72,9 +73,10 @@ def activity_weight(cfg, data, device):
     return rows
 
 
-def deep_linear(cfg, device, closed_form=False):
-    """Fig. 3: rank-1 teachers, seeds x SNRs random orthogonal students in one ensemble, full batch.
-    closed_form: the update rule LinearGD (closed-form gradients; equal to SGD up to rounding)."""
+def deep_linear(cfg, device, backprop=False):
+    """Fig. 3: rank-1 teachers, seeds x SNRs random orthogonal students in one ensemble, full batch, with
+    the study's update rule LinearGD (gradients from the data's moments); backprop: the engine's generic
+    SGD instead (forward/backward through the network; the same update up to rounding)."""
     times = {}
     with stopwatch(times, "setup", device):
         n1, n2, n3 = cfg["n1"], cfg["n2"], cfg["n3"]
@@ -95,11 +97,11 @@ def deep_linear(cfg, device, closed_form=False):
     with stopwatch(times, "training", device):
         res = train(arch, params, torch.eye(n1), Yhat.transpose(1, 2), steps=steps, lr=cfg["lr"], loss="mse_sum",
                     record_at=record, metrics=errors, device=device,
-                    update=LinearGD() if closed_form else SGD())
+                    update=SGD() if backprop else LinearGD())
     # the work that one-hot inputs leave: W2 W1 and the two gradient products (the product with X = I is no work)
     flops = 6 * n1 * n2 * n3 * steps * E + 4 * n1 * n2 * n3 * E * len(record)
     test = res.history["test"]
-    facts = dict(protocol="deep_linear_closed_form" if closed_form else "deep_linear",
+    facts = dict(protocol="deep_linear_backprop" if backprop else "deep_linear",
                  setting=f"{steps} epochs, record every {cfg['record_every']}", networks=E,
                  updates=steps * E, epochs_mean=float(steps), min_test_mean=float(np.nanmean(np.nanmin(test, 0))),
                  diverged=int(res.diverged.sum()))
@@ -133,8 +135,8 @@ def main(cfg, data_path, out_json, out_tsv, threads, device="cpu"):
         rows += activity_weight(cfg["activity_weight"], load(data_path), device)
     if cfg["deep_linear"]["seeds"]:
         rows += deep_linear(cfg["deep_linear"], device)
-        if cfg["deep_linear"]["closed_form"]:
-            rows += deep_linear(cfg["deep_linear"], device, closed_form=True)
+        if cfg["deep_linear"]["backprop"]:
+            rows += deep_linear(cfg["deep_linear"], device, backprop=True)
     table = pd.DataFrame(rows)
     table["gflops"] = table["gflop"] / table["wall_s"]
     table["fraction_of_peak"] = table["gflops"] / peak

@@ -143,6 +143,20 @@ def test_layer_loss_matches_engine_full_loss(one_thread):
         assert got[k].item() == pytest.approx(ref.item(), rel=1e-5)
 
 
+def test_layer_loss_in_blocks_is_one_block(one_thread):
+    """Candidates evaluated a few at a time (cache-sized blocks) give the losses of all at once (up to the
+    float32 rounding of the products, which may take another kernel at another size)."""
+    arch = MLP((6, 5, 4, 3), activation="relu", bias=False)
+    params = [p[0] for p in init_params(arch, [3])]
+    gen = torch.Generator().manual_seed(1)
+    X, Y = torch.randn(40, 6, generator=gen), torch.randint(0, 3, (40,), generator=gen)
+    W = params[1] + 0.3 * torch.randn(9, 4, 5, generator=gen)
+    whole = snf.layer_loss_fn(arch, params, 1, X, Y, chunk=16, block=10**9)(W)
+    for block in (1, 16 * 4 * 2, 16 * 4 * 4):  # 1, 2 and 4 candidates at a time (the last block is short)
+        torch.testing.assert_close(snf.layer_loss_fn(arch, params, 1, X, Y, chunk=16, block=block)(W), whole,
+                                   rtol=1e-6, atol=0)
+
+
 def test_valley_geometry():
     delta = np.array([-3.0, 0.0, 0.5, 4.0])
     w1, w2 = snf.valley_point(delta, 1.5)

@@ -176,9 +176,12 @@ def mean_temperature(traj: torch.Tensor, lr: float) -> float:
     return float(torch.diff(traj.double(), dim=0).var(0).mean() / (2 * lr))
 
 
-def layer_loss_fn(arch, params, layer: int, X, Y, chunk: int = 8192):
+def layer_loss_fn(arch, params, layer: int, X, Y, chunk: int = 8192, block: int = 2_500_000):
     """L(W) on (X, Y) (cross-entropy) for many candidate weights W (K, d_out, d_in) of weight
-    matrix `layer`, every other weight fixed to `params` (one network, no member axis, no biases)."""
+    matrix `layer`, every other weight fixed to `params` (one network, no member axis, no biases).
+    Candidates are evaluated a few at a time, so that the (candidates, samples, d_out) activities stay
+    within `block` numbers (cache-sized: ~3x faster than all K at once; bitwise the same losses at the
+    study's sizes, where the products keep their kernels, else the same up to float32 rounding)."""
     act = ACTIVATIONS[arch.activation]
     h = X
     for w in params[:layer]:
@@ -186,12 +189,14 @@ def layer_loss_fn(arch, params, layer: int, X, Y, chunk: int = 8192):
 
     def loss(W: torch.Tensor) -> torch.Tensor:
         total = torch.zeros(W.shape[0], dtype=torch.float64)
-        for i in range(0, h.shape[0], chunk):
-            z = torch.einsum("nj,kij->kni", h[i:i + chunk], W)
-            for w in params[layer + 1:]:
-                z = act(z) @ w.T
-            y = Y[i:i + chunk].expand(W.shape[0], -1)
-            total += F.cross_entropy(z.transpose(1, 2), y, reduction="none").double().sum(1)
+        step = max(1, block // (min(chunk, h.shape[0]) * W.shape[1]))
+        for k in range(0, W.shape[0], step):
+            for i in range(0, h.shape[0], chunk):
+                z = torch.einsum("nj,kij->kni", h[i:i + chunk], W[k:k + step])
+                for w in params[layer + 1:]:
+                    z = act(z) @ w.T
+                y = Y[i:i + chunk].expand(z.shape[0], -1)
+                total[k:k + step] += F.cross_entropy(z.transpose(1, 2), y, reduction="none").double().sum(1)
         return total / h.shape[0]
 
     return loss

@@ -319,6 +319,28 @@ def test_synchronous_and_gossip_mixing():
         train(arch, start, X, Y, steps=1, lr=lr, loss="cross_entropy", mixing=torch.eye(K + 1))
 
 
+def test_mixing_groups_mix_apart():
+    """A block-diagonal mixing matrix mixes each group of learners on its own: the dense product's sums, and a
+    diverged (NaN) learner poisons its own group only."""
+    arch = MLP((6, 8, 3), "relu")
+    X, Y = _data(40, 6, 3, labels=True)
+    K, lr = 4, 0.2
+    ring = torch.zeros(K, K)
+    for k in range(K):
+        ring[k, [k - 1, k, (k + 1) % K]] = 1 / 3
+    M = torch.block_diag(torch.full((K, K), 1 / K), ring, torch.eye(K))
+    start = init_params(arch, range(3 * K))
+    res = train(arch, start, X, Y, steps=1, lr=lr, loss="cross_entropy", batch_size=5, seeds=range(3 * K), mixing=M)
+    local = train(arch, start, X, Y, steps=1, lr=lr, loss="cross_entropy", batch_size=5, seeds=range(3 * K))
+    for p, q in zip(res.params, local.params):
+        torch.testing.assert_close(p, (M @ q.flatten(1)).view_as(q), rtol=1e-6, atol=0)
+    blown = train(arch, start, X, Y, steps=3, lr=[lr] * K + [1e6] + [lr] * (2 * K - 1), loss="cross_entropy",
+                  batch_size=5, seeds=range(3 * K), mixing=M, diverge_threshold=1e3)
+    assert blown.diverged[K:2 * K].all() and not blown.diverged[:K].any() and not blown.diverged[2 * K:].any()
+    for p in blown.params:
+        assert torch.isfinite(p[:K]).all() and torch.isfinite(p[2 * K:]).all()
+
+
 def test_observe_sees_every_update():
     arch = MLP((8, 4, 1), "relu")
     X, Y = _data(30, 8, 1)

@@ -57,3 +57,13 @@ def test_config_section_is_validated(root):
     cfg["benchmarks"]["deep_linear"]["epochs"] = 0
     with pytest.raises(ConfigError, match="benchmarks.deep_linear.epochs"):
         validate_config(cfg, root / "workflow/schemas")
+
+
+def test_authors_comparison_only_on_their_protocol(script, root):
+    cfg = yaml.safe_load((root / "config/config.yaml").read_text())["benchmarks"]
+    totals = {"activity_weight": {"wall_s": 238.8, "networks": 40}, "deep_linear": {"wall_s": 9.0, "networks": 30}}
+    versus = script.authors_comparison(cfg, totals)
+    assert versus["activity_weight"]["speedup"] == pytest.approx(2388 / 238.8)
+    assert versus["deep_linear"]["authors_wall_s"] == pytest.approx(90.0)  # 3.0 s per run x 30 runs
+    cfg["activity_weight"]["networks"] = 2  # another protocol: no comparison
+    assert set(script.authors_comparison(cfg, totals)) == {"deep_linear"}

@@ -1,8 +1,9 @@
 """Benchmark the ensemble engine on this machine.
 
 Measures (a) the float32 matmul peak, (b) spdl.engine.train on an ensemble of E
-networks and (c) a plain one-model-at-a-time PyTorch loop (nn.Sequential +
-optim.SGD) doing the same work, and writes speedup and fraction of peak as JSON.
+networks, (c) a plain one-model-at-a-time PyTorch loop (nn.Sequential +
+optim.SGD) doing the same work and (d) the step's matrix products alone at the
+ensemble's shapes (the ceiling of (b)), and writes speedup and fractions of peak as JSON.
 
     python workflow/scripts/benchmark_engine.py --out results/benchmarks/engine.json --threads 2
 or as the Snakemake rule `benchmark_engine` (snakemake --cores 2 benchmark_engine).
@@ -88,6 +89,32 @@ def one_by_one_run(case, X, Y):
     return run
 
 
+def matmul_ceiling(case):
+    """GFLOP/s of one step's matrix products alone, at the case's shapes and in the engine's layout (per layer
+    the forward h W^T, the weight gradient d^T h and, above the first layer, the input gradient d W, batched
+    over members), best of REPS: the rate the engine would reach if nothing but its products took time."""
+    E, B, widths = case["members"], case["batch_size"] or case["n"], case["widths"]
+    g = torch.Generator().manual_seed(0)
+    hs = [torch.randn(E, B, d, generator=g) for d in widths]
+    ws = [torch.randn(E, d_out, d_in, generator=g) for d_in, d_out in zip(widths[:-1], widths[1:])]
+
+    def step():
+        for layer, w in enumerate(ws):
+            torch.bmm(hs[layer], w.transpose(1, 2))
+            torch.bmm(hs[layer + 1].transpose(1, 2), hs[layer])
+            if layer > 0:  # as autograd: no gradient of the input data
+                torch.bmm(hs[layer + 1], w)
+
+    step()  # warm up
+    best = float("inf")
+    for _ in range(REPS):
+        t0 = time.perf_counter()
+        for _ in range(case["steps"]):
+            step()
+        best = min(best, time.perf_counter() - t0)
+    return flops_per_member_step(case) * E * case["steps"] / best / 1e9
+
+
 def member_steps_per_s(case):
     """Best of REPS timings of each method, interleaved so that both see the same machine load."""
     X, Y = make_data(case)
@@ -122,7 +149,12 @@ def main(out, threads):
             entry[method] = {"member_steps_per_s": rate, "gflops": gflops, "fraction_of_peak": gflops / peak}
             print(f"{case['name']:36s} {method:12s} {rate:15.1f} {gflops:9.1f} {100 * gflops / peak:6.1f}%")
         entry["speedup"] = rates["ensemble"] / rates["one_by_one"]
+        ceiling = matmul_ceiling(case)
+        entry["matmul_ceiling"] = {"gflops": ceiling, "fraction_of_peak": ceiling / peak,
+                                   "ensemble_fraction_of_ceiling": entry["ensemble"]["gflops"] / ceiling}
         print(f"{'':36s} {'speedup':12s} {entry['speedup']:15.2f}x")
+        print(f"{'':36s} {'products only':12s} {'':15s} {ceiling:9.1f} {100 * ceiling / peak:6.1f}%  "
+              f"(the ensemble reaches {100 * entry['ensemble']['gflops'] / ceiling:.0f}% of it)")
         report["cases"][case["name"]] = entry
     write_json(out, report)
     print(f"\nwrote {out}")

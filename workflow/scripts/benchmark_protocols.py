@@ -38,6 +38,28 @@ from spdl.studies import activity_weight_duality as awd
 from spdl.studies import deep_linear as dl
 
 
+# The authors' own code on the same protocols, timed as whole processes on this machine kind (2 cores, the same
+# torch and numpy; issue 19 of this project): the demo sweep of Feng, Zhang & Tu and the generalization-dynamics
+# script of Lampinen & Ganguli. A run is compared with them only when its protocol is theirs.
+AUTHORS = {
+    "activity_weight": dict(wall_s=39 * 60 + 48, protocol=dict(batch_sizes=[25, 100, 200, 400], networks=10,
+                                                               n_per_class=400, hidden=30)),
+    "deep_linear": dict(wall_s_per_network=3.0, protocol=dict(n1=100, n2=50, n3=50, epochs=10000, record_every=5)),
+}
+
+
+def authors_comparison(cfg, totals):
+    """{protocol: {authors' wall s, ours, speed-up}} for the protocols run as the authors' (others: absent)."""
+    out = {}
+    for name, ref in AUTHORS.items():
+        if name not in totals or any(cfg[name].get(k) != v for k, v in ref["protocol"].items()):
+            continue
+        ours, networks = totals[name]["wall_s"], totals[name]["networks"]
+        theirs = ref["wall_s"] if "wall_s" in ref else ref["wall_s_per_network"] * networks
+        out[name] = {"authors_wall_s": theirs, "wall_s": ours, "speedup": theirs / ours}
+    return out
+
+
 def weights_of(widths):
     return sum(a * b for a, b in zip(widths[:-1], widths[1:]))
 
@@ -151,6 +173,10 @@ def main(cfg, data_path, out_json, out_tsv, threads, device="cpu"):
     for protocol, t in totals.iterrows():
         print(f"{protocol}: {int(t.networks)} networks, {t.wall_s:.1f} s wall, {t.cpu_s:.1f} s CPU, "
               f"{t.wall_s / t.networks:.3f} s per network")
+    versus = authors_comparison(cfg, {p: dict(t) for p, t in totals.iterrows()})
+    for protocol, v in versus.items():
+        print(f"{protocol}: the authors' code {v['authors_wall_s']:.1f} s, this pipeline {v['wall_s']:.1f} s: "
+              f"{v['speedup']:.1f}x")
     with atomic_path(out_tsv) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     write_json(out_json, {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),
@@ -158,7 +184,8 @@ def main(cfg, data_path, out_json, out_tsv, threads, device="cpu"):
                           "matmul_peak_gflop_per_cpu_s": peak_cpu, "config": cfg,
                           "protocols": {p: {"networks": int(t.networks), "wall_s": t.wall_s, "cpu_s": t.cpu_s}
                                         for p, t in totals.iterrows()},
-                          "script_wall_s": time.perf_counter() - t_start, "rows": table.to_dict("records")})
+                          "versus_authors": versus, "script_wall_s": time.perf_counter() - t_start,
+                          "rows": table.to_dict("records")})
     print(f"wrote {out_json} and {out_tsv}")
 
 

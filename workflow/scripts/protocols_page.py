@@ -19,6 +19,10 @@ head = (f"<p>torch {esc(run['torch'])}, {run['threads']} threads, {esc(run['proc
         f"(one thread: {run['matmul_peak_gflop_per_cpu_s']:.1f} GFLOP per CPU-second).</p>")
 totals = "".join(f"<li>{esc(p)}: {t['networks']} networks, {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU, "
                  f"{t['wall_s'] / t['networks']:.3f} s per network</li>" for p, t in run["protocols"].items())
-body = head + f"<ul>{totals}</ul>" + table(rows, cols, numeric=range(3, len(cols)))
+versus = "".join(f"<li>{esc(p)}: the authors' code {v['authors_wall_s']:.1f} s, this pipeline {v['wall_s']:.1f} s: "
+                 f"<b>{v['speedup']:.1f}x</b></li>" for p, v in run.get("versus_authors", {}).items())
+versus = (f"<p>Against the authors' own code on the same protocol (timed as whole processes on a 2-core machine "
+          f"with the same torch and numpy, issue 19):</p><ul>{versus}</ul>") if versus else ""
+body = head + f"<ul>{totals}</ul>" + versus + table(rows, cols, numeric=range(3, len(cols)))
 write_text(smk.output[0], page("Benchmarks of the authors' protocols", body))
 print(f"{len(rows)} rows")

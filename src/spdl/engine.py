@@ -531,7 +531,8 @@ class LinearGD(UpdateRule):
         M = ws[0] if D == 1 else torch.bmm(above[0], ws[0])
         if self._C is None:
             G = M - self._S
-            losses = 0.5 * self._scale * G.square().sum((1, 2))
+            flat = G.flatten(1)
+            losses = (0.5 * self._scale) * torch.linalg.vecdot(flat, flat)
         else:
             MC = torch.matmul(M, self._C)
             G = MC - self._S

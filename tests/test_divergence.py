@@ -249,7 +249,9 @@ AWD_TINY = {
                    "n_per_class": [10, 20]},
         "penalty_epochs": 5, "stop": {"loss": 0.01, "accuracy": 0.99, "window": 3, "max_epochs": 30},
         "sharp_directions": 5, "hessian": {"exact_max_weights": 4096, "lanczos_k": 20},
-        "multilearner": {"learners": 4, "batch_size": 20, "lr": 2.0, "seeds": 2},  # every run blows up
+        # lr 2 at init scale 10: runs blow up (not all: the groups of learners mix apart, so a diverged learner
+        # poisons only its own run)
+        "multilearner": {"learners": 4, "batch_size": 4, "lr": 2.0, "seeds": 2},
     },
 }
 
@@ -264,7 +266,8 @@ def test_activity_weight_duality_diverged_networks_are_outcomes(root, tmp_path):
     multi = np.load(out / "multilearner.npz")
     assert ((runs.diverged_epoch >= 0) == runs.diverged).all()
     assert runs.diverged.any() and not runs.diverged.all(), "the tiny config is meant to diverge in part"
-    assert multi["diverged"].all() and np.isnan(multi["gap"]).all()  # all diverged: recorded, not a crash
+    assert multi["diverged"].any() and np.isnan(multi["gap"][multi["diverged"]]).all()  # recorded, not a crash
+    assert np.isfinite(multi["gap"][~multi["diverged"]]).all()  # the other runs are analysed
 
     def sweep_ends(hp):
         names = awd.sweep_members(AWD_TINY["activity_weight_duality"], hp)
@@ -291,7 +294,7 @@ def test_activity_weight_duality_diverged_networks_are_outcomes(root, tmp_path):
     assert "lr_acts_through_sharpness" in expect and "init_scale_acts_through_size" not in expect
     figs = work / "results/figures/activity_weight_duality"
     assert pd.read_csv(figs / "fig5_gap_estimate.csv").diverged.sum() == runs.diverged.sum()
-    assert pd.read_csv(figs / "fig8_multilearner.csv").diverged.all()
+    assert pd.read_csv(figs / "fig8_multilearner.csv").diverged.tolist() == multi["diverged"].tolist()
     assert pd.read_csv(figs / "fig6_hyperparameters.csv").n_diverged.max() > 0
     assert_scorecard_says_diverged(work, "activity_weight_duality", sorted(expect))
 

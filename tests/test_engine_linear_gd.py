@@ -82,3 +82,25 @@ def test_linear_gd_rejects_what_it_cannot_do():
     relu = MLP(arch.widths, "relu")
     with pytest.raises(ValueError, match="linear"):
         train(relu, params, torch.eye(12), Y, steps=1, lr=0.1, update=LinearGD())
+
+
+def test_linear_gd_interrupted_run_resumes_bitwise(tmp_path):
+    """The deep_linear rules checkpoint: a LinearGD run stopped after a checkpoint continues to the same bits."""
+    arch, params, Y = setup(3)
+    X = inputs("whitened")
+    Y = torch.randn(4, X.shape[0], 5, generator=torch.Generator().manual_seed(2))
+    ckpt = tmp_path / "run.ckpt"
+    kw = dict(steps=40, lr=0.01, loss="mse_sum", update=LinearGD(), checkpoint_every=10)
+    reference = train(arch, params, X, Y, record_at=range(0, 41, 5), **kw)
+
+    def interrupting(ps, step):  # "Ctrl-C" at step 25, after the checkpoint of step 20
+        if step == 25:
+            raise KeyboardInterrupt
+        return {}
+
+    with pytest.raises(KeyboardInterrupt):
+        train(arch, params, X, Y, record_at=range(0, 41, 5), metrics=interrupting, checkpoint=ckpt, **kw)
+    resumed = train(arch, params, X, Y, record_at=range(0, 41, 5), checkpoint=ckpt, **kw)
+    assert all(torch.equal(a, b) for a, b in zip(reference.params, resumed.params))
+    assert (reference.history["loss"] == resumed.history["loss"]).all()
+    assert not ckpt.exists()

@@ -84,6 +84,7 @@ OPTIONS = {
     "plain": dict(),
     "weight_decay": dict(weight_decay=[0.0, 1e-2, 1e-1, 1e-3]),
     "norm_penalty": dict(norm_penalty=[0.0, 1e-2, 0.0, 1e-1], weight_decay=[0.0, 0.0, 1e-2, 1e-3]),
+    "decay_runs": dict(weight_decay=[1e-2, 0.0, 0.0, 1e-3], norm_penalty=[0.0, 0.0, 1e-2, 0.0]),  # runs 0, 2-3
     "dropout": dict(dropout=[0.0, 0.2, 0.5, 0.1]),
     "noise": dict(noise_std=[0.0, 1e-2, 0.0, 1e-3]),
     "mixing": dict(mixing=torch.full((4, 4), 0.25), noise_std=1e-3),

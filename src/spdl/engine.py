@@ -336,13 +336,28 @@ class StepContext:
             grads = list(torch.autograd.grad(losses.sum(), ps))
         if regularised and (self._use_wd or self._use_beta):
             with torch.no_grad():
-                # d(beta ||theta||)/dtheta = (beta / ||theta||) theta: the penalty is a weight decay
-                decay = self.weight_decay
-                if self._use_beta:
-                    decay = decay + torch.where(self.norm_penalty > 0, self.norm_penalty / _norms(ps), 0.0)
-                for p, g in zip(ps, grads):
-                    g.addcmul_(p, self.member_view(decay, p))
+                # d(beta ||theta||)/dtheta = (beta / ||theta||) theta: the penalty is a weight decay. Applied to
+                # the runs of consecutive members that have one (a zero decay would add exact zeros): the same
+                # bits, without passes over the members that use neither
+                for a, b in self._decay_runs():
+                    decay, beta = self.weight_decay[a:b], self.norm_penalty[a:b]
+                    if self._use_beta:
+                        decay = decay + torch.where(beta > 0, beta / _norms([p[a:b] for p in ps]), 0.0)
+                    for p, g in zip(ps, grads):
+                        g[a:b].addcmul_(p[a:b], decay.view((b - a,) + (1,) * (p.dim() - 1)))
         return losses.detach(), grads
+
+    def _decay_runs(self):
+        """[(a, b)]: the runs of consecutive members with a nonzero weight decay or norm penalty (cached
+        while ctx.weight_decay and ctx.norm_penalty are the same tensors; a rule may swap them)."""
+        wd, beta = self.weight_decay, self.norm_penalty
+        cached = getattr(self, "_runs_of", None)
+        if cached is None or cached[0] is not wd or cached[1] is not beta:
+            used = ((wd != 0) | (beta != 0)).tolist() + [False]
+            starts = [i for i, u in enumerate(used) if u and (i == 0 or not used[i - 1])]
+            ends = [i for i, u in enumerate(used) if not u and i > 0 and used[i - 1]]
+            self._runs_of = (wd, beta, list(zip(starts, ends)))
+        return self._runs_of[2]
 
 
 class UpdateRule:

@@ -513,7 +513,10 @@ class LinearGD(UpdateRule):
     B_l = W_(l-1) ... W_1 (Saxe, McClelland & Ganguli 2014, Eq. 3; their one-hot inputs give C = I).
     A step then costs O(d_out d_in h) whatever the number of samples N, against O(N d h) for the generic
     forward/backward pass: about 3-6x less work for the networks of Lampinen & Ganguli. It is the same
-    update as SGD() up to rounding (the same sums in another order; not bitwise). The returned batch
+    update as SGD() up to rounding (the same sums in another order; not bitwise): the step -lr_e c G is
+    folded into the residual, one-hot inputs (C = I) take the residual M - S inside the product's
+    accumulation, and each layer's step is accumulated into its weights by the product itself (baddbmm),
+    with no gradient tensors (about 8 tensor operations per step at depth 2). The returned batch
     losses come from the moments (c/2 (tr M C M^T - 2 tr M S^T + ||Y||^2)), which is only used for the
     divergence check; the recorded history["loss"] is evaluated sample by sample as for every rule.
     Opt in with train(..., update=LinearGD())."""
@@ -543,24 +546,28 @@ class LinearGD(UpdateRule):
         above = [None] * D  # above[l] = W_D ... W_(l+2) (0-based layer l; None: the identity)
         for layer in range(D - 1, 0, -1):
             above[layer - 1] = ws[layer] if above[layer] is None else torch.bmm(above[layer], ws[layer])
-        M = ws[0] if D == 1 else torch.bmm(above[0], ws[0])
-        if self._C is None:
-            G = M - self._S
-            flat = G.flatten(1)
-            losses = (0.5 * self._scale) * torch.linalg.vecdot(flat, flat)
+        if self._C is None:  # one-hot inputs: G = M - S in the product's own accumulation
+            G = ws[0] - self._S if D == 1 else torch.baddbmm(self._S, above[0], ws[0], beta=-1)
+            losses = (0.5 * self._scale) * torch.linalg.vector_norm(G.flatten(1), dim=1).square()
         else:
+            M = ws[0] if D == 1 else torch.bmm(above[0], ws[0])
             MC = torch.matmul(M, self._C)
             G = MC - self._S
             losses = 0.5 * self._scale * ((MC * M).sum((1, 2)) - 2 * (M * self._S).sum((1, 2)) + self._yy)
-        if self._scale != 1.0:
-            G = G * self._scale
-        grads = [G if above[0] is None else torch.bmm(above[0].transpose(1, 2), G)]
-        Q = G  # Q = G W_1^T ... W_l^T, grown layer by layer
+        # the step -lr_e c G folded into the residual (ctx.lr read each step: a wrapper rule may swap it), and
+        # every layer's step A_l^T (-lr c G) B_l^T computed from the old weights before any layer moves
+        G.mul_(ctx.member_view(-self._scale * ctx.lr, G))
+        steps, Q = [None] * D, G  # Q = step W_1^T ... W_l^T, grown layer by layer
         for layer in range(1, D):
             Q = torch.bmm(Q, ws[layer - 1].transpose(1, 2))
-            grads.append(Q if above[layer] is None else torch.bmm(above[layer].transpose(1, 2), Q))
-        for p, g in zip(ctx.params, grads):  # ctx.lr read each step: a wrapper rule may swap it
-            p.addcmul_(g, ctx.member_view(ctx.lr, p), value=-1)
+            steps[layer] = Q
+        # bottom up: layer l's update reads the layers above it (a product of old weights, or W_D itself,
+        # which moves last), the others add their step; the products write into the weights (no gradients)
+        for layer in range(D):
+            if above[layer] is None:
+                ws[layer].add_(steps[layer] if layer else G)
+            else:
+                ws[layer].baddbmm_(above[layer].transpose(1, 2), steps[layer] if layer else G)
         return losses
 
 

@@ -11,7 +11,7 @@ rule benchmark_engine:
         "results/benchmarks/benchmark_engine.tsv"
     conda:
         CONDA_ENV
-    threads: config["max_threads"]
+    threads: config["benchmarks"]["threads"]
     resources:
         mem_mb=2000,
         runtime=10,
@@ -33,13 +33,13 @@ rule benchmark_protocols:
         "results/benchmarks/benchmark_protocols.tsv"
     conda:
         CONDA_ENV
-    threads: config["max_threads"]
+    threads: config["benchmarks"]["threads"]
     resources:
         **GPU,
         mem_mb=3000,
         runtime=60,
     params:
-        cfg=config["benchmarks"],
+        cfg={p: config["benchmarks"][p] for p in ("activity_weight", "deep_linear")},
         device=DEVICE,
     script:
         "../scripts/benchmark_protocols.py"

@@ -40,8 +40,9 @@ from spdl.studies import deep_linear as dl
 
 
 # The authors' own code on the same protocols, timed as whole processes on this machine kind (2 cores, the same
-# torch and numpy; issue 19 of this project): the demo sweep of Feng, Zhang & Tu and the generalization-dynamics
-# script of Lampinen & Ganguli. A run is compared with them only when its protocol is theirs.
+# torch and numpy, with their default threads, one per core; issue 19 of this project): the demo sweep of Feng,
+# Zhang & Tu and the generalization-dynamics script of Lampinen & Ganguli. A run is compared with them only when
+# its protocol is theirs; the rule runs alone with config["benchmarks"]["threads"] (2 by default, like them).
 AUTHORS = {
     "activity_weight": dict(wall_s=39 * 60 + 48, protocol=dict(batch_sizes=[25, 100, 200, 400], networks=10,
                                                                n_per_class=400, hidden=30)),
@@ -177,8 +178,8 @@ def main(cfg, data_path, out_json, out_tsv, threads, device="cpu"):
               f"{t.wall_s / t.networks:.3f} s per network")
     versus = authors_comparison(cfg, {p: dict(t) for p, t in totals.iterrows()})
     for protocol, v in versus.items():
-        print(f"{protocol}: the authors' code {v['authors_wall_s']:.1f} s, this pipeline {v['wall_s']:.1f} s: "
-              f"{v['speedup']:.1f}x")
+        print(f"{protocol}: the authors' code {v['authors_wall_s']:.1f} s, this pipeline {v['wall_s']:.1f} s "
+              f"({torch.get_num_threads()} threads): {v['speedup']:.1f}x")
     with atomic_path(out_tsv) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     write_json(out_json, {"torch": torch.__version__, "threads": torch.get_num_threads(), "device": str(device),

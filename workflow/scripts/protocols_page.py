@@ -22,7 +22,8 @@ totals = "".join(f"<li>{esc(p)}: {t['networks']} networks, {t['wall_s']:.1f} s w
 versus = "".join(f"<li>{esc(p)}: the authors' code {v['authors_wall_s']:.1f} s, this pipeline {v['wall_s']:.1f} s: "
                  f"<b>{v['speedup']:.1f}x</b></li>" for p, v in run.get("versus_authors", {}).items())
 versus = (f"<p>Against the authors' own code on the same protocol (timed as whole processes on a 2-core machine "
-          f"with the same torch and numpy, issue 19):</p><ul>{versus}</ul>") if versus else ""
+          f"with the same torch and numpy and their default threads, one per core, issue 19; this run: "
+          f"{run['threads']} threads):</p><ul>{versus}</ul>") if versus else ""
 body = head + f"<ul>{totals}</ul>" + versus + table(rows, cols, numeric=range(3, len(cols)))
 write_text(smk.output[0], page("Benchmarks of the authors' protocols", body))
 print(f"{len(rows)} rows")

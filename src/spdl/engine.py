@@ -157,11 +157,12 @@ def _per_member(v, E, name, dtype, device=None):
 
 
 def _prepare_data(arch, X, Y, E, loss, dtype, device=None):
-    """Tensors X (N, d) or (E, N, d); Y (N, d_out) or (E, N, d_out), labels (N,) or (E, N)."""
-    X = torch.as_tensor(X, dtype=dtype).to(device)
+    """Tensors X (N, d) or (E, N, d); Y (N, d_out) or (E, N, d_out), labels (N,) or (E, N); contiguous (a
+    transposed view, e.g. the targets Y^T of a deep linear network, would slow every evaluation down)."""
+    X = torch.as_tensor(X, dtype=dtype).to(device).contiguous()
     if loss == "cross_entropy":
-        return X, torch.as_tensor(Y, dtype=torch.int64).to(device)
-    Y = torch.as_tensor(Y, dtype=dtype).to(device)
+        return X, torch.as_tensor(Y, dtype=torch.int64).to(device).contiguous()
+    Y = torch.as_tensor(Y, dtype=dtype).to(device).contiguous()
     N, d_out = X.shape[-2], arch.widths[-1]
     if Y.dim() == 1 or (Y.dim() == 2 and Y.shape == (E, N) and Y.shape != (N, d_out)):
         Y = Y.unsqueeze(-1)  # (N,) shared or (E, N) per member, with d_out = 1
@@ -514,8 +515,8 @@ class LinearGD(UpdateRule):
     A step then costs O(d_out d_in h) whatever the number of samples N, against O(N d h) for the generic
     forward/backward pass: about 3-6x less work for the networks of Lampinen & Ganguli. It is the same
     update as SGD() up to rounding (the same sums in another order; not bitwise): the step -lr_e c G is
-    folded into the residual, one-hot inputs (C = I) take the residual M - S inside the product's
-    accumulation, and each layer's step is accumulated into its weights by the product itself (baddbmm),
+    folded into the residual (with one-hot inputs, C = I, the residual is M - S), and each layer's step is
+    accumulated into its weights by the product itself (baddbmm),
     with no gradient tensors (about 8 tensor operations per step at depth 2). The returned batch
     losses come from the moments (c/2 (tr M C M^T - 2 tr M S^T + ||Y||^2)), which is only used for the
     divergence check; the recorded history["loss"] is evaluated sample by sample as for every rule.
@@ -546,8 +547,8 @@ class LinearGD(UpdateRule):
         above = [None] * D  # above[l] = W_D ... W_(l+2) (0-based layer l; None: the identity)
         for layer in range(D - 1, 0, -1):
             above[layer - 1] = ws[layer] if above[layer] is None else torch.bmm(above[layer], ws[layer])
-        if self._C is None:  # one-hot inputs: G = M - S in the product's own accumulation
-            G = ws[0] - self._S if D == 1 else torch.baddbmm(self._S, above[0], ws[0], beta=-1)
+        if self._C is None:  # one-hot inputs: the residual G = M - S
+            G = ws[0] - self._S if D == 1 else torch.bmm(above[0], ws[0]).sub_(self._S)
             losses = (0.5 * self._scale) * torch.linalg.vector_norm(G.flatten(1), dim=1).square()
         else:
             M = ws[0] if D == 1 else torch.bmm(above[0], ws[0])

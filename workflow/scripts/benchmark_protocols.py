@@ -113,10 +113,12 @@ def deep_linear(cfg, device, backprop=False):
         Wbar = torch.tensor(np.stack([t["Wbar"] for t in tasks]), dtype=torch.float32, device=device)
         Yhat = torch.tensor(np.stack([t["Yhat"] for t in tasks]), dtype=torch.float32, device=device)
 
-    def errors(params, step):
-        W = params[1] @ params[0]
-        return {"train": ((W - Yhat) ** 2).sum((1, 2)) / (Yhat ** 2).sum((1, 2)),
-                "test": ((W - Wbar) ** 2).sum((1, 2)) / (Wbar ** 2).sum((1, 2))}
+    norms = {"train": (Yhat, Yhat.flatten(1).square().sum(1)), "test": (Wbar, Wbar.flatten(1).square().sum(1))}
+
+    def errors(params, step):  # ||W - target||^2 / ||target||^2, as the authors' script records them
+        W = torch.bmm(params[1], params[0])
+        return {name: torch.linalg.vector_norm((W - target).flatten(1), dim=1).square() / norm
+                for name, (target, norm) in norms.items()}
 
     record = np.arange(0, steps + 1, cfg["record_every"])
     with stopwatch(times, "training", device):

@@ -668,7 +668,7 @@ def train(arch: MLP, params, X, Y, *, steps: int, lr, weight_decay=0.0, batch_si
 
     def check_losses(losses, step):
         # one reduction and one host sync while every member is alive with |loss| <= threshold (NaN fails it)
-        if frozen[0] is not None or not bool(losses.abs().max() <= threshold):
+        if frozen[0] is not None or not torch.linalg.vector_norm(losses, float("inf")).item() <= threshold:
             mark_diverged(~torch.isfinite(losses) | (losses > diverge_threshold), step)
 
     # progress in units of one update: an evaluation of the whole training set costs about N / (3 B) of them

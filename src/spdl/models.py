@@ -119,11 +119,13 @@ def _linear(h, w, b):
 
 
 class _EyeProduct(torch.autograd.Function):
-    """I @ w^T for every member without the product: w transposed into a contiguous (E, d_in, d_out), the
-    layout in which the next layer's batched product reads the generic path's strided (N, E, d_out) output
-    (it copies it first), so the layers after it compute the same bits at half the cost; in the backward
-    pass the gradient of w comes out contiguous, as the matmul's does (so later reductions over gradients,
-    e.g. norms in a rule, sum in the same order). Exact: 1 * v + 0 * ... = v (up to the sign of zeros)."""
+    """I @ w^T for every member without the product: w transposed into a contiguous (E, d_in, d_out), at half
+    the cost. Whether the next layer's batched product copies the generic path's strided (N, E, d_out)
+    output into this layout first (then the layers after it compute the same bits) or reads it in place
+    (then they agree to float32 rounding, as with MKL on an AVX-512 CPU) depends on the BLAS and the CPU.
+    In the backward pass the gradient of w comes out contiguous, as the matmul's does (so later reductions
+    over gradients, e.g. norms in a rule, sum in the same order). Exact: 1 * v + 0 * ... = v (up to the
+    sign of zeros)."""
 
     @staticmethod
     def forward(ctx, w):
@@ -135,8 +137,7 @@ class _EyeProduct(torch.autograd.Function):
 
 
 def _eye_linear(w, b):
-    """_linear(I, w, b) for the identity input I (d_in, d_in): the same numbers (tests: the layers after it
-    compute the same bits)."""
+    """_linear(I, w, b) for the identity input I (d_in, d_in): the same numbers in a contiguous layout."""
     out = _EyeProduct.apply(w)
     return out if b is None else out + b.unsqueeze(1)
 
